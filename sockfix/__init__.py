@@ -1,0 +1,29 @@
+"""sockfix: throwaway fake network peers for pytest.
+
+A test gets a real TCP server on an ephemeral loopback port, scripts what it answers, points
+its own client at it, and asserts on the exact bytes that crossed the wire.
+"""
+
+from __future__ import annotations
+
+from sockfix import framing
+from sockfix.core.errors import PortInUseError, StrictError
+from sockfix.core.handlers import echo
+from sockfix.core.patterns import ANY
+from sockfix.core.record import Connection, Event
+from sockfix.core.rules import Rule
+from sockfix.net.tcp import TCPServer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ANY",
+    "Connection",
+    "Event",
+    "PortInUseError",
+    "Rule",
+    "StrictError",
+    "TCPServer",
+    "echo",
+    "framing",
+]

@@ -1,0 +1,71 @@
+"""What the per-connection script asks the socket layer to do: plain frozen values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Action", "Close", "Hang", "Reset", "Send", "Wait"]
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Send ``data``; with ``chunks``, as separate sends of those sizes, ``gap`` seconds apart."""
+
+    data: bytes
+    chunks: int | tuple[int, ...] | None = None
+    gap: float = 0.0
+    note: str = ""
+
+    def pieces(self) -> list[memoryview]:
+        """``data`` cut by ``chunks`` (views, no copies); the last piece takes any remainder."""
+        view = memoryview(self.data)
+        if self.chunks is None:
+            return [view]
+        out: list[memoryview] = []
+        pos = 0
+        total = len(view)
+        if isinstance(self.chunks, int):
+            step = self.chunks
+            while pos < total:
+                out.append(view[pos : pos + step])
+                pos += step
+            return out
+        for size in self.chunks:
+            if pos >= total:
+                break
+            out.append(view[pos : pos + size])
+            pos += size
+        if pos < total:
+            out.append(view[pos:])
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Pause before the next action (the socket layer wakes early on ``stop()``)."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Close the connection with a FIN."""
+
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Reset:
+    """Abort the connection with a RST (SO_LINGER 0): the peer sees ECONNRESET."""
+
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Hang:
+    """Never answer again; keep reading (and recording) until the peer closes or ``stop()``."""
+
+    note: str = ""
+
+
+Action = Send | Wait | Close | Reset | Hang

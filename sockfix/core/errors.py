@@ -1,0 +1,44 @@
+"""The errors sockfix raises, and the text helpers that make them name the fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["PortInUseError", "StrictError", "bytes_hint", "require_bytes"]
+
+
+class StrictError(AssertionError):
+    """A strict server saw something its script did not allow.
+
+    Raised from ``stop()`` (or the fixture's teardown). The message shows the offending bytes,
+    every rule and why each missed, and the original traceback of a failing response callable.
+    ``problems`` holds each problem's text.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems or [])
+
+
+class PortInUseError(OSError):
+    """The requested port is taken on that host."""
+
+
+def bytes_hint(value: object) -> str:
+    """``, write b'PING' (or 'PING'.encode())`` for a str, else an empty string."""
+    if isinstance(value, str):
+        try:
+            as_bytes = value.encode("ascii")
+        except UnicodeEncodeError:
+            return f": write {value!r}.encode() to send its UTF-8 bytes"
+        return f": write {as_bytes!r} (or {value!r}.encode())"
+    return ""
+
+
+def require_bytes(value: Any, what: str) -> bytes:
+    """Return ``value`` as bytes, or raise a TypeError that names ``what`` and the fix."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value)
+    raise TypeError(f"{what} must be bytes, got {type(value).__name__} {value!r}{bytes_hint(value)}")

@@ -1,0 +1,138 @@
+"""The recording model: what crossed one connection, byte for byte, with timing.
+
+A :class:`Connection` keeps each chunk once: the ``"in"`` / ``"out"`` events hold the very
+chunk objects that ``received`` / ``sent`` are joined from, so recording costs about one byte
+per byte. Appends come from the connection's own thread; readers may look at any time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["Connection", "Event", "EventKind"]
+
+EventKind = Literal["connect", "in", "out", "eof", "close", "reset", "fault", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One thing that happened on a connection.
+
+    ``time`` is seconds since the server started (monotonic); ``kind`` one of ``"connect"``,
+    ``"in"``, ``"out"``, ``"eof"`` (the peer half-closed), ``"close"``, ``"reset"`` (either
+    side), ``"fault"``, ``"error"``; ``data`` the bytes (``b""`` where none); ``note`` which rule,
+    which fault, which error.
+    """
+
+    time: float
+    kind: EventKind
+    data: bytes = b""
+    note: str = ""
+
+    @property
+    def direction(self) -> Literal["in", "out"] | None:
+        """``"in"`` or ``"out"`` for data events, None for the others."""
+        kind = self.kind
+        return kind if kind == "in" or kind == "out" else None
+
+
+class _Stream:
+    """Chunks of one direction, joined lazily and cached."""
+
+    __slots__ = ("_cache", "_cached_n", "chunks", "count")
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.count = 0
+        self._cache = b""
+        self._cached_n = 0
+
+    def add(self, data: bytes) -> None:
+        self.chunks.append(data)
+        self.count += len(data)
+
+    def joined(self) -> bytes:
+        chunks = self.chunks
+        n = len(chunks)
+        if n != self._cached_n:
+            if self._cached_n == 0:
+                self._cache = b"".join(chunks[:n])
+            else:
+                self._cache = self._cache + b"".join(chunks[self._cached_n : n])
+            self._cached_n = n
+        return self._cache
+
+
+class Connection:
+    """Everything one TCP connection saw and sent, in order.
+
+    ``received`` / ``sent`` are the bytes exactly as they crossed the socket; ``messages`` the
+    received bytes cut by the framing; ``events`` every event with its time.
+    """
+
+    def __init__(
+        self,
+        number: int,
+        peer: tuple[str, int],
+        clock: Callable[[], float],
+        on_change: Callable[[Connection, Event], None] | None = None,
+    ) -> None:
+        self.number = number
+        self.peer = peer
+        self.events: list[Event] = []
+        self.messages: list[bytes] = []
+        self.closed = False
+        self._in = _Stream()
+        self._out = _Stream()
+        self._clock = clock
+        self._on_change = on_change
+
+    # -- what tests read ---------------------------------------------------------------------
+
+    @property
+    def received(self) -> bytes:
+        """Every byte the peer sent, in order."""
+        return self._in.joined()
+
+    @property
+    def sent(self) -> bytes:
+        """Every byte sent to the peer, in order."""
+        return self._out.joined()
+
+    @property
+    def bytes_received(self) -> int:
+        """``len(received)`` without joining (cheap to poll in ``wait_until``)."""
+        return self._in.count
+
+    @property
+    def bytes_sent(self) -> int:
+        """``len(sent)`` without joining."""
+        return self._out.count
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return (
+            f"<Connection {self.number} from {self.peer[0]}:{self.peer[1]} {state}: "
+            f"{self._in.count} B in, {self._out.count} B out, {len(self.messages)} messages>"
+        )
+
+    # -- what the server writes --------------------------------------------------------------
+
+    def record(self, kind: EventKind, data: bytes = b"", note: str = "") -> Event:
+        """Append an event now; ``"in"`` / ``"out"`` data joins ``received`` / ``sent``."""
+        event = Event(self._clock(), kind, data, note)
+        if kind == "in":
+            self._in.add(data)
+        elif kind == "out":
+            self._out.add(data)
+        elif kind in ("close", "reset"):
+            self.closed = True
+        self.events.append(event)
+        if self._on_change is not None:
+            self._on_change(self, event)
+        return event
+
+    def add_messages(self, messages: list[bytes]) -> None:
+        self.messages.extend(messages)

@@ -1,0 +1,230 @@
+"""Rules: the scripted answers of a TCP server, and the book that picks the first live match."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Sequence
+from typing import ContextManager, Literal
+
+from sockfix.core.errors import bytes_hint
+from sockfix.core.patterns import Matcher, as_matcher
+from sockfix.core.text import short
+
+__all__ = ["Response", "Rule", "RuleBook"]
+
+Response = bytes | Callable[[bytes], bytes]
+Ending = Literal["close", "reset", "hang"]
+
+
+def _check_seconds(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{what} takes seconds as a number, got {value!r}")
+    seconds = float(value)
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"{what} needs seconds >= 0, got {value!r}; use 0 for no delay")
+    return seconds
+
+
+class Rule:
+    """One scripted answer. Every method returns the rule, so calls chain.
+
+    Built by ``server.expect(pattern)`` or ``server.on_connect()``; do not make one directly.
+    """
+
+    def __init__(self, matcher: Matcher | None, number: int) -> None:
+        self.matcher = matcher
+        self.number = number
+        self.pieces: list[Response] = []
+        self.limit: int | None = None
+        self.used = 0
+        self.wait = 0.0
+        self.chunks: int | tuple[int, ...] | None = None
+        self.gap = 0.0
+        self.ending: Ending | None = None
+
+    # -- the builder -------------------------------------------------------------------------
+
+    def respond(self, response: Response) -> Rule:
+        """Send ``response`` (bytes, or a callable ``(message) -> bytes``); call again to add pieces."""
+        if isinstance(response, bytes | bytearray):
+            self.pieces.append(bytes(response))
+        elif callable(response):
+            self.pieces.append(response)
+        else:
+            raise TypeError(
+                "respond() takes bytes or a callable (message) -> bytes, got "
+                f"{type(response).__name__} {response!r}{bytes_hint(response)}"
+            )
+        self._check_chunks_cover()
+        return self
+
+    def times(self, n: int) -> Rule:
+        """Answer at most ``n`` matches, then fall through to later rules (strict: must be used up)."""
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise TypeError(f"times() takes an int, got {n!r}")
+        if n < 1:
+            raise ValueError(f"times(n) needs n >= 1, got {n}; remove the rule to never answer")
+        self.limit = n
+        return self
+
+    def delay(self, seconds: float) -> Rule:
+        """Wait ``seconds`` before answering."""
+        self.wait = _check_seconds(seconds, "delay()")
+        return self
+
+    def chunked(self, size_or_sizes: int | Sequence[int], delay: float = 0.0) -> Rule:
+        """Send the reply in separate sends: every ``size`` bytes, or of the listed sizes.
+
+        A list must cover the whole reply (its sum at least the reply's length); ``delay`` seconds
+        pass between sends.
+        """
+        gap = _check_seconds(delay, "chunked(delay=...)")
+        if isinstance(size_or_sizes, int) and not isinstance(size_or_sizes, bool):
+            if size_or_sizes < 1:
+                raise ValueError(f"chunked() needs a size >= 1, got {size_or_sizes}")
+            self.chunks = size_or_sizes
+        elif isinstance(size_or_sizes, Sequence) and not isinstance(size_or_sizes, bytes | str):
+            sizes = tuple(size_or_sizes)
+            bad = [s for s in sizes if isinstance(s, bool) or not isinstance(s, int) or s < 1]
+            if not sizes or bad:
+                raise ValueError(
+                    f"chunked() needs a non-empty list of positive int sizes, got {list(sizes)!r}"
+                )
+            self.chunks = sizes
+        else:
+            raise TypeError(f"chunked() takes an int or a list of ints, got {size_or_sizes!r}")
+        self.gap = gap
+        self._check_chunks_cover()
+        return self
+
+    def close(self) -> Rule:
+        """After the reply (if any), close the connection (FIN)."""
+        return self._end("close")
+
+    def reset(self) -> Rule:
+        """After the reply (if any), abort the connection with a real RST."""
+        return self._end("reset")
+
+    def hang(self) -> Rule:
+        """After the reply (if any), never answer again; keep reading until the peer or stop()."""
+        return self._end("hang")
+
+    def _end(self, ending: Ending) -> Rule:
+        if self.ending is not None and self.ending != ending:
+            raise ValueError(
+                f"rule {self.number} already ends with .{self.ending}(); "
+                f"a rule ends one way: drop .{self.ending}() or .{ending}()"
+            )
+        self.ending = ending
+        return self
+
+    def _check_chunks_cover(self) -> None:
+        if not isinstance(self.chunks, tuple):
+            return
+        if all(isinstance(p, bytes) for p in self.pieces):
+            total = sum(len(p) for p in self.pieces if isinstance(p, bytes))
+            if sum(self.chunks) < total:
+                raise ValueError(
+                    f"chunked({list(self.chunks)}) covers {sum(self.chunks)} bytes but the reply "
+                    f"is {total} bytes: add sizes so they sum to at least {total}"
+                )
+
+    # -- state -------------------------------------------------------------------------------
+
+    @property
+    def live(self) -> bool:
+        """True while the rule may still answer."""
+        return self.limit is None or self.used < self.limit
+
+    @property
+    def is_greeting(self) -> bool:
+        return self.matcher is None
+
+    def describe(self) -> str:
+        """The rule as the code that built it, e.g. ``expect(b'PING\\r\\n').respond(...).times(1)``."""
+        head = "on_connect()" if self.matcher is None else f"expect({self.matcher.text})"
+        parts = [head]
+        for piece in self.pieces:
+            parts.append(
+                f"respond({short(piece, 40)})"
+                if isinstance(piece, bytes)
+                else f"respond(<{getattr(piece, '__qualname__', 'callable')}>)"
+            )
+        if self.wait:
+            parts.append(f"delay({self.wait:g})")
+        if self.chunks is not None:
+            chunks = self.chunks if isinstance(self.chunks, int) else list(self.chunks)
+            parts.append(f"chunked({chunks}{f', delay={self.gap:g}' if self.gap else ''})")
+        if self.ending:
+            parts.append(f"{self.ending}()")
+        if self.limit is not None:
+            parts.append(f"times({self.limit})")
+        return ".".join(parts)
+
+    def __repr__(self) -> str:
+        return f"<Rule {self.number}: {self.describe()} used {self.used}>"
+
+
+class RuleBook:
+    """The rules of one server, in the order added; ``claim`` takes the first live match.
+
+    ``guard`` is a context manager (the socket layer passes a lock) that makes claiming atomic,
+    so ``times(n)`` counts stay exact when connections race.
+    """
+
+    def __init__(self, guard: ContextManager[object] | None = None) -> None:
+        self.rules: list[Rule] = []
+        self.greetings: list[Rule] = []
+        self._guard: ContextManager[object] = guard or contextlib.nullcontext()
+
+    def expect(self, pattern: object) -> Rule:
+        matcher = as_matcher(pattern)
+        with self._guard:
+            rule = Rule(matcher, len(self.rules) + 1)
+            self.rules.append(rule)
+        return rule
+
+    def on_connect(self) -> Rule:
+        with self._guard:
+            rule = Rule(None, len(self.greetings) + 1)
+            self.greetings.append(rule)
+        return rule
+
+    def claim(self, message: bytes) -> Rule | None:
+        """The first live rule matching ``message``, its use counted; None when none does."""
+        with self._guard:
+            for rule in self.rules:
+                if rule.live and rule.matcher is not None and rule.matcher.matches(message):
+                    rule.used += 1
+                    return rule
+        return None
+
+    def claim_greeting(self) -> Rule | None:
+        """The first live ``on_connect()`` rule, its use counted."""
+        with self._guard:
+            for rule in self.greetings:
+                if rule.live:
+                    rule.used += 1
+                    return rule
+        return None
+
+    def why_missed(self, message: bytes) -> list[str]:
+        """One line per rule saying why ``message`` did not take it."""
+        lines: list[str] = []
+        for rule in self.rules:
+            if not rule.live:
+                reason = f"used up (times({rule.limit}), used {rule.used})"
+            else:
+                assert rule.matcher is not None
+                reason = rule.matcher.miss(message) or "matches now (added after the message came)"
+            lines.append(f"  rule {rule.number}: {rule.describe()}\n      missed: {reason}")
+        return lines or ["  (no expect() rules)"]
+
+    def unused(self) -> list[Rule]:
+        """Rules with ``times(n)`` not used up."""
+        return [r for r in self.greetings + self.rules if r.limit is not None and r.live]
+
+    def describe(self) -> str:
+        rules = self.greetings + self.rules
+        return "\n".join(f"  {r.describe()}  [used {r.used}]" for r in rules) or "  (no rules)"

@@ -1,0 +1,192 @@
+"""The per-connection peer as a sans-IO object: feed bytes in, get actions out.
+
+The socket layer calls ``connect()`` once, ``feed(data)`` after every read and ``finish()`` when
+the connection ends, and carries out the returned actions. The script records what came in
+(``"in"`` events and framed messages) and every problem a strict server must report.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+
+from sockfix.core.actions import Action, Close, Hang, Reset, Send, Wait
+from sockfix.core.record import Connection
+from sockfix.core.rules import Rule, RuleBook
+from sockfix.core.text import hex_rows, short
+from sockfix.framing import Framer, Framing, FramingError, describe
+
+__all__ = ["Handler", "Script"]
+
+Handler = Callable[[bytes], "bytes | None"]
+
+
+class _ResponseError(Exception):
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+def _offending(message: bytes) -> str:
+    rows = hex_rows(message[:64])
+    more = f"\n    ... {len(message) - 64} more bytes" if len(message) > 64 else ""
+    return f"{short(message, 200)}\n" + "\n".join("    " + r for r in rows) + more
+
+
+class Script:
+    """Answers one connection from a rule book (and an optional handler)."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        book: RuleBook,
+        framing: Framing,
+        handler: Handler | None = None,
+        strict: bool = True,
+        problems: list[str] | None = None,
+    ) -> None:
+        self.conn = conn
+        self.book = book
+        self.framer = Framer(framing)
+        self.framing = framing
+        self.handler = handler
+        self.strict = strict
+        self.problems: list[str] = problems if problems is not None else []
+        self.hanging = False
+        self.done = False
+        self._finished = False
+
+    # -- driven by the socket layer ----------------------------------------------------------
+
+    def connect(self) -> list[Action]:
+        """The greeting of the first live ``on_connect()`` rule, if any."""
+        rule = self.book.claim_greeting()
+        if rule is None:
+            return []
+        return self._answer(rule, b"")
+
+    def feed(self, data: bytes) -> list[Action]:
+        """Record ``data`` as received, frame it, and answer each complete message."""
+        conn = self.conn
+        conn.record("in", data)
+        if self.done:
+            return []
+        try:
+            messages = self.framer.feed(data)
+        except FramingError as exc:
+            conn.record("error", note=str(exc))
+            self._problem(f"{exc}; the connection was closed")
+            self.done = True
+            return [Close(note="framing error")]
+        if not messages:
+            return []
+        first = len(conn.messages) + 1
+        conn.add_messages(messages)
+        if self.hanging:
+            return []
+        actions: list[Action] = []
+        for number, message in enumerate(messages, first):
+            actions += self._on_message(message, number)
+            if self.done or self.hanging:
+                break
+        return actions
+
+    def finish(self) -> None:
+        """The connection ended (either side, or stop()): report bytes left unframed."""
+        if self._finished:
+            return
+        self._finished = True
+        pending = self.framer.pending
+        if pending and not self.done:
+            self._problem(
+                f"{len(pending)} bytes left unframed at close by framing "
+                f"{describe(self.framing)}: {_offending(pending)}\n"
+                "  (did the client forget a terminator, or does the server need another framing?)"
+            )
+
+    # -- answering ---------------------------------------------------------------------------
+
+    def _on_message(self, message: bytes, number: int) -> list[Action]:
+        rule = self.book.claim(message)
+        if rule is not None:
+            return self._answer(rule, message)
+        if self.handler is not None:
+            try:
+                reply = self.handler(message)
+                if reply is None:
+                    return []
+                if not isinstance(reply, bytes | bytearray):
+                    raise _ResponseError(_bad_result("the handler", reply))
+            except Exception as exc:
+                return self._failed(message, "the handler", exc)
+            return [Send(bytes(reply), note="handler")]
+        if self.strict:
+            self.conn.record("error", message, "no rule matched")
+            self._problem(
+                f"no rule matched message {number}: {_offending(message)}\n"
+                "rules:\n" + "\n".join(self.book.why_missed(message))
+            )
+        return []
+
+    def _answer(self, rule: Rule, message: bytes) -> list[Action]:
+        note = f"rule {rule.number}" if not rule.is_greeting else f"on_connect {rule.number}"
+        try:
+            pieces = [_call_piece(p, message) for p in rule.pieces]
+        except Exception as exc:
+            return self._failed(message, f"{note}'s response", exc)
+        actions: list[Action] = []
+        if rule.wait:
+            actions.append(Wait(rule.wait))
+        if rule.chunks is not None:
+            data = b"".join(pieces)
+            if isinstance(rule.chunks, tuple) and sum(rule.chunks) < len(data):
+                self._problem(
+                    f"{note}: chunked({list(rule.chunks)}) covers {sum(rule.chunks)} bytes but the "
+                    f"reply is {len(data)} bytes; the rest was sent as one last chunk"
+                )
+            if data:
+                actions.append(Send(data, rule.chunks, rule.gap, note))
+        else:
+            actions += [Send(p, note=note) for p in pieces if p]
+        if rule.ending == "close":
+            self.done = True
+            actions.append(Close(note))
+        elif rule.ending == "reset":
+            self.done = True
+            actions.append(Reset(note))
+        elif rule.ending == "hang":
+            self.hanging = True
+            actions.append(Hang(note))
+        return actions
+
+    def _failed(self, message: bytes, who: str, exc: Exception) -> list[Action]:
+        if isinstance(exc, _ResponseError):
+            text = exc.text
+        else:
+            text = "".join(traceback.format_exception(exc)).rstrip()
+        self.conn.record("error", message, f"{who} raised: {exc!r}"[:500])
+        self._problem(
+            f"{who} failed on message {short(message, 120)}; the connection was closed:\n{text}"
+        )
+        self.done = True
+        return [Close(note="response error")]
+
+    def _problem(self, text: str) -> None:
+        if self.strict:
+            self.problems.append(f"connection {self.conn.number}: {text}")
+
+
+def _bad_result(who: str, value: object) -> str:
+    hint = ""
+    if isinstance(value, str):
+        hint = f": return {value!r}.encode() instead"
+    return f"{who} must return bytes, got {type(value).__name__} {value!r}{hint}"
+
+
+def _call_piece(piece: bytes | Callable[[bytes], bytes], message: bytes) -> bytes:
+    if isinstance(piece, bytes):
+        return piece
+    out = piece(message)
+    if not isinstance(out, bytes | bytearray):
+        raise _ResponseError(_bad_result("a respond() callable", out))
+    return bytes(out)

@@ -1,0 +1,277 @@
+"""Framings: how a byte stream is cut into messages.
+
+A framing is any callable ``(buffer: bytes) -> int | None`` that returns the length of the first
+complete message at the start of ``buffer`` (separators and length prefixes included), or
+``None`` while more bytes are needed. The built-ins below are such callables; they also carry a
+fast path (``scan``) that the :class:`Framer` uses so that cutting costs time linear in the bytes,
+however many messages arrive in one read.
+
+Pure: no sockets, no threads.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+
+__all__ = [
+    "Framer",
+    "Framing",
+    "FramingError",
+    "delimited",
+    "fixed",
+    "length_prefixed",
+    "lines",
+    "parse",
+    "raw",
+]
+
+Framing = Callable[[bytes], "int | None"]
+
+
+class FramingError(ValueError):
+    """A framing returned a length outside ``1..len(buffer)``."""
+
+
+class BuiltinFraming:
+    """Base of the built-in framings: callable on a buffer, with a linear-time ``scan``."""
+
+    def __call__(self, buffer: bytes) -> int | None:
+        return self.scan(buffer, 0)
+
+    def scan(self, buf: bytes | bytearray, start: int) -> int | None:
+        """Length of the first message in ``buf[start:]``, or None (needs more)."""
+        raise NotImplementedError
+
+    def reset_hint(self) -> BuiltinFraming:
+        """A fresh copy for one connection (framings that keep scan hints need their own)."""
+        return self
+
+
+class _Delimited(BuiltinFraming):
+    __slots__ = ("_name", "sep")
+
+    def __init__(self, sep: bytes, name: str) -> None:
+        self.sep = sep
+        self._name = name
+
+    def scan(self, buf: bytes | bytearray, start: int) -> int | None:
+        i = buf.find(self.sep, start)
+        if i < 0:
+            return None
+        return i + len(self.sep) - start
+
+    def __repr__(self) -> str:
+        return self._name
+
+
+class _LengthPrefixed(BuiltinFraming):
+    __slots__ = ("_struct", "fmt")
+
+    def __init__(self, fmt: str) -> None:
+        self.fmt = fmt
+        self._struct = struct.Struct(fmt)
+
+    def scan(self, buf: bytes | bytearray, start: int) -> int | None:
+        k = self._struct.size
+        if len(buf) - start < k:
+            return None
+        (n,) = self._struct.unpack_from(buf, start)
+        total = int(n) + k
+        return total if len(buf) - start >= total else None
+
+    def __repr__(self) -> str:
+        return f"length_prefixed({self.fmt!r})"
+
+
+class _Fixed(BuiltinFraming):
+    __slots__ = ("n",)
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def scan(self, buf: bytes | bytearray, start: int) -> int | None:
+        return self.n if len(buf) - start >= self.n else None
+
+    def __repr__(self) -> str:
+        return f"fixed({self.n})"
+
+
+class _Raw(BuiltinFraming):
+    __slots__ = ()
+
+    def scan(self, buf: bytes | bytearray, start: int) -> int | None:
+        n = len(buf) - start
+        return n if n > 0 else None
+
+    def __repr__(self) -> str:
+        return "raw()"
+
+
+def lines() -> BuiltinFraming:
+    """Messages end with ``b"\\n"`` (included): ``b"PING\\r\\n"`` is one message."""
+    return _Delimited(b"\n", "lines()")
+
+
+def delimited(sep: bytes) -> BuiltinFraming:
+    """Messages end with ``sep`` (included in the message)."""
+    if isinstance(sep, str):
+        raise TypeError(
+            f"delimited() takes bytes, not str: write delimited({sep.encode()!r}) "
+            f"instead of delimited({sep!r})"
+        )
+    if not isinstance(sep, bytes | bytearray) or not sep:
+        raise ValueError(f"delimited() needs a non-empty bytes separator, got {sep!r}")
+    return _Delimited(bytes(sep), f"delimited({bytes(sep)!r})")
+
+
+def length_prefixed(fmt: str = "!I") -> BuiltinFraming:
+    """A ``struct`` length prefix (``fmt``, one unsigned integer) then that many bytes.
+
+    The message includes its prefix: ``b"\\x00\\x00\\x00\\x02hi"`` under ``"!I"``.
+    """
+    if not isinstance(fmt, str):
+        raise TypeError(f"length_prefixed() takes a struct format string such as '!I', got {fmt!r}")
+    try:
+        st = struct.Struct(fmt)
+    except struct.error as exc:
+        raise ValueError(
+            f"length_prefixed({fmt!r}): not a struct format ({exc}); use one like '!I' or '>H'"
+        ) from None
+    probe = st.unpack(bytes(st.size))
+    if len(probe) != 1 or not isinstance(probe[0], int) or fmt.lstrip("@=<>!")[-1:].islower():
+        raise ValueError(
+            f"length_prefixed({fmt!r}): the format must hold one unsigned integer, "
+            "such as '!I' (4 bytes), '!H' (2 bytes) or '!Q' (8 bytes)"
+        )
+    return _LengthPrefixed(fmt)
+
+
+def fixed(n: int) -> BuiltinFraming:
+    """Every message is exactly ``n`` bytes."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"fixed(n) needs a positive int, got {n!r}")
+    return _Fixed(n)
+
+
+def raw() -> BuiltinFraming:
+    """Whatever has arrived is one message: it depends on how the peer's bytes were split."""
+    return _Raw()
+
+
+_NAMED: dict[str, Callable[[str], BuiltinFraming]] = {
+    "lines": lambda arg: lines(),
+    "raw": lambda arg: raw(),
+    "fixed": lambda arg: fixed(int(arg)),
+    "delimited": lambda arg: delimited(arg.encode().decode("unicode_escape").encode("latin-1")),
+    "length_prefixed": lambda arg: length_prefixed(arg or "!I"),
+}
+
+
+def parse(spec: str) -> BuiltinFraming:
+    """Build a built-in framing from text: ``lines``, ``raw``, ``fixed:8``, ``delimited:\\r\\n``,
+    ``length_prefixed:!H`` (for the command line and scenario files)."""
+    name, _, arg = spec.partition(":")
+    key = name.strip().replace("-", "_")
+    if key not in _NAMED:
+        raise ValueError(
+            f"unknown framing {spec!r}: choose lines, raw, fixed:N, delimited:SEP "
+            "or length_prefixed:FMT"
+        )
+    if key in ("fixed", "delimited") and not arg:
+        raise ValueError(f"framing {name!r} needs an argument: write {name}:VALUE, e.g. fixed:8")
+    try:
+        return _NAMED[key](arg)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"framing {spec!r}: {exc}") from None
+
+
+def describe(framing: Framing) -> str:
+    """A short name for error messages."""
+    if isinstance(framing, BuiltinFraming):
+        return repr(framing)
+    return getattr(framing, "__qualname__", None) or repr(framing)
+
+
+class Framer:
+    """Cuts a stream into messages with a framing, in time linear in the bytes.
+
+    ``feed(data)`` returns the complete messages that ``data`` finished; ``pending`` is what is
+    left unframed. A framing that returns a length outside ``1..len(buffer)`` raises
+    :class:`FramingError` naming it.
+    """
+
+    __slots__ = ("_buf", "_builtin", "_framing", "_hint")
+
+    def __init__(self, framing: Framing) -> None:
+        if not callable(framing):
+            raise TypeError(
+                f"framing must be a callable (buffer) -> int | None, such as "
+                f"sockfix.framing.lines(), got {framing!r}"
+            )
+        self._framing = framing
+        self._builtin = framing if isinstance(framing, BuiltinFraming) else None
+        self._buf = bytearray()
+        self._hint = 0
+
+    @property
+    def pending(self) -> bytes:
+        return bytes(self._buf)
+
+    def feed(self, data: bytes) -> list[bytes]:
+        buf = self._buf
+        src: bytes | bytearray
+        if buf:
+            buf += data
+            src = buf
+        else:
+            # Nothing pending: cut ``data`` itself, so a message that is a whole read is that
+            # very object (no copy), and only the unframed tail is buffered.
+            src = data
+        out: list[bytes] = []
+        pos = 0
+        end = len(src)
+        builtin = self._builtin
+        if isinstance(builtin, _Delimited):
+            # Resume the separator search where the last one gave up.
+            sep = builtin.sep
+            search = self._hint if src is buf else 0
+            while pos < end:
+                i = src.find(sep, max(pos, search))
+                if i < 0:
+                    break
+                nxt = i + len(sep)
+                out.append(bytes(src[pos:nxt]))
+                pos = nxt
+            self._hint = max(end - len(sep) + 1 - pos, 0)
+        else:
+            while pos < end:
+                if builtin is not None:
+                    n = builtin.scan(src, pos)
+                    avail = end - pos
+                else:
+                    chunk = bytes(src[pos:]) if pos or src is buf else src
+                    avail = len(chunk)
+                    n = self._framing(chunk)
+                if n is None:
+                    break
+                if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= avail:
+                    self._keep(src, pos)
+                    raise FramingError(
+                        f"framing {describe(self._framing)} returned {n!r} for a buffer of "
+                        f"{avail} bytes: it must return an int in 1..len(buffer), or None "
+                        "to wait for more bytes"
+                    )
+                out.append(bytes(src[pos : pos + n]))
+                pos += n
+            self._hint = 0
+        self._keep(src, pos)
+        return out
+
+    def _keep(self, src: bytes | bytearray, pos: int) -> None:
+        """Keep ``src[pos:]`` as the pending buffer."""
+        if src is self._buf:
+            if pos:
+                del self._buf[:pos]
+        elif pos < len(src):
+            self._buf = bytearray(src[pos:]) if pos else bytearray(src)

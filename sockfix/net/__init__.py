@@ -1,0 +1,1 @@
+"""The socket and thread layer: carries out what the pure core decides."""

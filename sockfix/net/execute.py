@@ -1,0 +1,173 @@
+"""Carry out a script's actions on one connected socket, recording every byte exactly.
+
+One :class:`ConnectionRunner` per connection, on its own thread: it reads, feeds the script,
+and runs the actions it returns. Every wait wakes early on ``stop()``; ``abort()`` (from the
+stopping thread) shuts the socket down, which also wakes a blocked ``recv`` or ``send``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import struct
+import threading
+from collections.abc import Callable, Iterable
+
+from sockfix.core.actions import Action, Close, Hang, Reset, Send, Wait
+from sockfix.core.record import Connection
+from sockfix.core.script import Script
+
+__all__ = ["RECV_SIZE", "ConnectionRunner", "send_rst"]
+
+RECV_SIZE = 256 * 1024
+_LINGER_ZERO = struct.pack("ii", 1, 0)
+_raw_shutdown = socket.socket.shutdown  # SSLSocket.shutdown would drop its SSL state mid-read
+
+
+def send_rst(sock: socket.socket) -> None:
+    """Close ``sock`` with a RST instead of a FIN (SO_LINGER on, timeout 0)."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ZERO)
+    sock.close()
+
+
+class ConnectionRunner:
+    """Drives one connection: read, feed the script, carry out its actions."""
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        conn: Connection,
+        stopping: threading.Event,
+        make_script: Callable[[Connection], Script],
+        handshake: Callable[[socket.socket], socket.socket] | None = None,
+    ) -> None:
+        self.sock = sock
+        self.conn = conn
+        self.stopping = stopping
+        self._make_script = make_script
+        self._handshake = handshake
+        self._lock = threading.Lock()
+        self._open = True
+        self.script: Script | None = None
+
+    # -- called from other threads ------------------------------------------------------------
+
+    def abort(self) -> None:
+        """Wake the runner from any blocking call (stop() calls this)."""
+        with self._lock:
+            if self._open:
+                with contextlib.suppress(OSError):
+                    _raw_shutdown(self.sock, socket.SHUT_RDWR)
+
+    # -- the connection's thread --------------------------------------------------------------
+
+    def run(self) -> None:
+        conn = self.conn
+        try:
+            if self._handshake is not None:
+                try:
+                    self.sock = self._handshake(self.sock)
+                except (OSError, ValueError) as exc:
+                    note = "server stopped" if self.stopping.is_set() else f"TLS handshake: {exc}"
+                    conn.record("error", note=note)
+                    return
+            script = self.script = self._make_script(conn)
+            if not self._do(script.connect()):
+                return
+            recv = self.sock.recv
+            while True:
+                try:
+                    data = recv(RECV_SIZE)
+                except ConnectionResetError:
+                    self._peer_reset()
+                    return
+                except OSError as exc:
+                    if not self.stopping.is_set():
+                        conn.record("error", note=f"recv: {exc}")
+                    return
+                if not data:
+                    if not self.stopping.is_set():
+                        conn.record("eof", note="peer closed its side")
+                    return
+                actions = script.feed(data)
+                if actions and not self._do(actions):
+                    return
+        finally:
+            if self.script is not None:
+                self.script.finish()
+            self._close("server stopped" if self.stopping.is_set() else "")
+
+    def _do(self, actions: Iterable[Action]) -> bool:
+        """Run actions; False once the connection is over."""
+        for action in actions:
+            if isinstance(action, Send):
+                if not self._send(action):
+                    return False
+            elif isinstance(action, Wait):
+                if self.stopping.wait(action.seconds):
+                    return False
+            elif isinstance(action, Close):
+                self._close(action.note)
+                return False
+            elif isinstance(action, Reset):
+                self._reset(action.note)
+                return False
+            elif isinstance(action, Hang):
+                continue
+        return True
+
+    def _send(self, action: Send) -> bool:
+        pieces = action.pieces()
+        for i, piece in enumerate(pieces):
+            if i and action.gap and self.stopping.wait(action.gap):
+                return False
+            if not self._send_exact(piece, action.data):
+                return False
+        return True
+
+    def _send_exact(self, view: memoryview, whole: bytes) -> bool:
+        """Send all of ``view``, recording exactly what the kernel accepted."""
+        send = self.sock.send
+        conn = self.conn
+        while view:
+            try:
+                n = send(view)
+            except (ConnectionResetError, BrokenPipeError):
+                self._peer_reset()
+                return False
+            except OSError as exc:
+                if not self.stopping.is_set():
+                    conn.record("error", note=f"send: {exc}")
+                return False
+            if n == len(whole) and view.obj is whole:
+                conn.record("out", whole)
+            else:
+                conn.record("out", bytes(view[:n]))
+            view = view[n:]
+        return True
+
+    def _peer_reset(self) -> None:
+        self.conn.record("reset", note="by peer")
+        with self._lock:
+            if self._open:
+                self._open = False
+                self.sock.close()
+
+    def _close(self, note: str) -> None:
+        with self._lock:
+            if not self._open:
+                return
+            self._open = False
+            with contextlib.suppress(OSError):
+                _raw_shutdown(self.sock, socket.SHUT_WR)
+            self.sock.close()
+        self.conn.record("close", note=note)
+
+    def _reset(self, note: str) -> None:
+        with self._lock:
+            if not self._open:
+                return
+            self._open = False
+            send_rst(self.sock)
+        self.conn.record("reset", note=note)

@@ -1,0 +1,147 @@
+"""Threads, wake-ups and waiting: what every socket-layer object shares.
+
+- :class:`Changes` wakes ``wait_until`` callers (threads and asyncio tasks) when a recording
+  changes; it costs nothing on the hot path while nobody waits.
+- :class:`ThreadSet` starts and joins the threads a server owns.
+- :func:`watch` lets the pytest plugin see every server a test creates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+__all__ = ["Changes", "ThreadSet", "watch"]
+
+# The longest a waiter sleeps before looking again, for predicates on state no event covers.
+_RECHECK_S = 0.05
+
+
+class Changes:
+    """A change counter that blocked and async waiters can wait on."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._waiting = 0
+        self._async: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+
+    def notify(self) -> None:
+        """Wake every waiter (cheap when there are none)."""
+        if self._waiting:
+            with self._cond:
+                self._cond.notify_all()
+        if self._async:
+            for loop, event in list(self._async):
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                    loop.call_soon_threadsafe(event.set)
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
+        """Block until ``predicate()`` is true; TimeoutError naming ``what`` after ``timeout``."""
+        _check_timeout(timeout)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._waiting += 1
+            try:
+                while not predicate():
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
+                    self._cond.wait(min(left, _RECHECK_S))
+            finally:
+                self._waiting -= 1
+
+    async def wait_until_async(
+        self, predicate: Callable[[], bool], timeout: float, what: str
+    ) -> None:
+        """The asyncio twin of :meth:`wait_until`: never blocks the event loop."""
+        _check_timeout(timeout)
+        loop = asyncio.get_running_loop()
+        event = asyncio.Event()
+        key = (loop, event)
+        deadline = loop.time() + timeout
+        self._async.add(key)
+        try:
+            while not predicate():
+                left = deadline - loop.time()
+                if left <= 0:
+                    raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
+                event.clear()
+                if predicate():
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), min(left, _RECHECK_S))
+        finally:
+            self._async.discard(key)
+
+
+def _check_timeout(timeout: object) -> None:
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
+        raise ValueError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
+
+
+class ThreadSet:
+    """The threads one server started; ``join_all`` waits for every one of them."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._lock = threading.Lock()
+        self._threads: set[threading.Thread] = set()
+
+    def start(self, target: Callable[..., Any], *args: Any, name: str = "") -> threading.Thread:
+        thread = threading.Thread(
+            target=self._run, args=(target, args), name=f"{self._name} {name}".strip(), daemon=True
+        )
+        with self._lock:
+            self._threads.add(thread)
+        thread.start()
+        return thread
+
+    def _run(self, target: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        try:
+            target(*args)
+        finally:
+            with self._lock:
+                self._threads.discard(threading.current_thread())
+
+    def join_all(self, timeout: float = 5.0) -> list[threading.Thread]:
+        """Join every thread; returns those still alive after ``timeout`` (normally none)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                threads = [t for t in self._threads if t is not threading.current_thread()]
+            if not threads:
+                return []
+            for t in threads:
+                t.join(max(0.0, deadline - time.monotonic()))
+            if time.monotonic() >= deadline:
+                with self._lock:
+                    return [t for t in self._threads if t.is_alive()]
+
+
+_watchers: list[Callable[[Any], None]] = []
+_watchers_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def watch(callback: Callable[[Any], None]) -> Iterator[None]:
+    """Call ``callback(server)`` for every server or proxy created inside the block."""
+    with _watchers_lock:
+        _watchers.append(callback)
+    try:
+        yield
+    finally:
+        with _watchers_lock:
+            _watchers.remove(callback)
+
+
+def announce(server: Any) -> None:
+    """Tell the watchers a server was created."""
+    if _watchers:
+        with _watchers_lock:
+            watchers = list(_watchers)
+        for callback in watchers:
+            callback(server)
