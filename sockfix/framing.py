@@ -250,7 +250,7 @@ class Framer:
                     n = builtin.scan(src, pos)
                     avail = end - pos
                 else:
-                    chunk = bytes(src[pos:]) if pos or src is buf else src
+                    chunk = bytes(src[pos:]) if pos or src is buf else bytes(src)
                     avail = len(chunk)
                     n = self._framing(chunk)
                 if n is None:

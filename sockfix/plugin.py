@@ -5,7 +5,7 @@ No logic lives here: servers stop and check themselves, and transcripts render t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import pytest
@@ -60,7 +60,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[object]:
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
     seen: list[Any] = []
     item.stash[_SEEN] = seen
     item.stash[_MADE] = []
@@ -73,7 +75,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Iterator[object]:
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     result = yield
     # The test body passed: report strict problems now, as a failure of the test itself.
     errors: list[StrictError] = []
@@ -89,8 +91,8 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[object]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
-) -> Iterator[pytest.TestReport]:
-    report: pytest.TestReport = yield
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
     if report.when == "call":
         item.stash[_CALL_FAILED] = report.failed
     mode = _transcript_mode(item.config)

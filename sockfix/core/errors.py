@@ -24,6 +24,11 @@ class PortInUseError(OSError):
     """The requested port is taken on that host."""
 
 
+# Shown as sockfix.StrictError in tracebacks and reports, where users import it from.
+StrictError.__module__ = "sockfix"
+PortInUseError.__module__ = "sockfix"
+
+
 def bytes_hint(value: object) -> str:
     """``, write b'PING' (or 'PING'.encode())`` for a str, else an empty string."""
     if isinstance(value, str):
@@ -41,4 +46,6 @@ def require_bytes(value: Any, what: str) -> bytes:
         return value
     if isinstance(value, bytearray | memoryview):
         return bytes(value)
-    raise TypeError(f"{what} must be bytes, got {type(value).__name__} {value!r}{bytes_hint(value)}")
+    raise TypeError(
+        f"{what} must be bytes, got {type(value).__name__} {value!r}{bytes_hint(value)}"
+    )

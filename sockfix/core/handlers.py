@@ -15,7 +15,9 @@ def echo(transform: Callable[[bytes], bytes] | None = None) -> Callable[[bytes],
     if transform is None:
         return _identity
     if not callable(transform):
-        raise TypeError(f"echo() takes a callable (bytes) -> bytes such as bytes.upper, got {transform!r}")
+        raise TypeError(
+            f"echo() takes a callable (bytes) -> bytes such as bytes.upper, got {transform!r}"
+        )
 
     def echo_handler(message: bytes) -> bytes:
         return transform(message)

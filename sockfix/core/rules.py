@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Sequence
-from typing import ContextManager, Literal
+from contextlib import AbstractContextManager as ContextManager
+from typing import Literal
 
 from sockfix.core.errors import bytes_hint
 from sockfix.core.patterns import Matcher, as_matcher
@@ -46,7 +47,7 @@ class Rule:
     # -- the builder -------------------------------------------------------------------------
 
     def respond(self, response: Response) -> Rule:
-        """Send ``response`` (bytes, or a callable ``(message) -> bytes``); call again to add pieces."""
+        """Send ``response``: bytes, or a callable ``(message) -> bytes``. More calls add pieces."""
         if isinstance(response, bytes | bytearray):
             self.pieces.append(bytes(response))
         elif callable(response):
@@ -60,7 +61,7 @@ class Rule:
         return self
 
     def times(self, n: int) -> Rule:
-        """Answer at most ``n`` matches, then fall through to later rules (strict: must be used up)."""
+        """Answer at most ``n`` matches, then fall through to later rules (strict: use them all)."""
         if isinstance(n, bool) or not isinstance(n, int):
             raise TypeError(f"times() takes an int, got {n!r}")
         if n < 1:
@@ -142,7 +143,7 @@ class Rule:
         return self.matcher is None
 
     def describe(self) -> str:
-        """The rule as the code that built it, e.g. ``expect(b'PING\\r\\n').respond(...).times(1)``."""
+        """The rule as the code that built it: ``expect(b'PING\\r\\n').respond(...).times(1)``."""
         head = "on_connect()" if self.matcher is None else f"expect({self.matcher.text})"
         parts = [head]
         for piece in self.pieces:

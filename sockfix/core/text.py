@@ -6,7 +6,7 @@ __all__ = ["escaped", "hex_rows", "short"]
 
 
 def escaped(data: bytes) -> str:
-    """``data`` as a Python bytes literal without the ``b''``: printable ASCII kept, the rest escaped."""
+    """``data`` as a bytes literal without ``b''``: printable ASCII kept, the rest escaped."""
     return repr(bytes(data))[2:-1]
 
 

@@ -7,6 +7,7 @@ wakes any thread blocked in ``recv`` or ``send``), and joins every thread it sta
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import selectors
 import socket
@@ -182,10 +183,8 @@ class TCPServer:
             self._state = "stopping"
             self._stopping.set()
         assert self._wake_w is not None
-        try:
+        with contextlib.suppress(OSError):
             self._wake_w.send(b"x")
-        except OSError:  # pragma: no cover
-            pass
         with self._lock:
             runners = list(self._runners)
         for runner in runners:
@@ -226,7 +225,8 @@ class TCPServer:
 
     def _accept_loop(self) -> None:
         listener = self._listener
-        assert listener is not None and self._wake_r is not None
+        assert listener is not None
+        assert self._wake_r is not None
         with selectors.DefaultSelector() as sel:
             sel.register(listener.socket, selectors.EVENT_READ, "accept")
             sel.register(self._wake_r, selectors.EVENT_READ, "wake")
@@ -234,7 +234,7 @@ class TCPServer:
                 for key, _ in sel.select():
                     if key.data == "wake" or self._stopping.is_set():
                         return
-                    listener._handle_request_noblock()
+                    listener._handle_request_noblock()  # type: ignore[attr-defined]
 
     def _accepted(self, sock: socket.socket, peer: Any) -> None:
         with self._lock:
@@ -278,7 +278,7 @@ class TCPServer:
     # -- scripting -------------------------------------------------------------------------------
 
     def expect(self, pattern: object) -> Rule:
-        """Add a rule answering messages that match ``pattern`` (bytes, bytes regex, callable, ANY)."""
+        """Add a rule for messages matching ``pattern``: bytes, a bytes regex, a callable, ANY."""
         return self._book.expect(pattern)
 
     def on_connect(self) -> Rule:
