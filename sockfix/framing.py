@@ -139,7 +139,8 @@ def length_prefixed(fmt: str = "!I") -> BuiltinFraming:
             f"length_prefixed({fmt!r}): not a struct format ({exc}); use one like '!I' or '>H'"
         ) from None
     probe = st.unpack(bytes(st.size))
-    if len(probe) != 1 or not isinstance(probe[0], int) or fmt.lstrip("@=<>!")[-1:].islower():
+    # Signed formats unpack all-ones as -1; bool ('?') is not a length.
+    if len(probe) != 1 or type(probe[0]) is not int or st.unpack(b"\xff" * st.size)[0] < 0:
         raise ValueError(
             f"length_prefixed({fmt!r}): the format must hold one unsigned integer, "
             "such as '!I' (4 bytes), '!H' (2 bytes) or '!Q' (8 bytes)"
@@ -220,6 +221,14 @@ class Framer:
 
     def feed(self, data: bytes) -> list[bytes]:
         buf = self._buf
+        builtin = self._builtin
+        if not buf and isinstance(builtin, _Delimited):
+            # The common case: one read holding exactly one message.
+            sep = builtin.sep
+            i = data.find(sep)
+            if i >= 0 and i + len(sep) == len(data):
+                self._hint = 0
+                return [data]
         src: bytes | bytearray
         if buf:
             buf += data
@@ -231,7 +240,6 @@ class Framer:
         out: list[bytes] = []
         pos = 0
         end = len(src)
-        builtin = self._builtin
         if isinstance(builtin, _Delimited):
             # Resume the separator search where the last one gave up.
             sep = builtin.sep

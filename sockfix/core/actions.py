@@ -1,4 +1,8 @@
-"""What the per-connection script asks the socket layer to do: plain frozen values."""
+"""What the per-connection script asks the socket layer to do: plain values.
+
+(Slotted, not frozen: one is made per reply, and a frozen dataclass costs three times as
+much to make. Treat them as read-only.)
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from dataclasses import dataclass
 __all__ = ["Action", "Close", "Hang", "Reset", "Send", "Wait"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Send:
     """Send ``data``; with ``chunks``, as separate sends of those sizes, ``gap`` seconds apart."""
 
@@ -40,28 +44,28 @@ class Send:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Wait:
     """Pause before the next action (the socket layer wakes early on ``stop()``)."""
 
     seconds: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Close:
     """Close the connection with a FIN."""
 
     note: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Reset:
     """Abort the connection with a RST (SO_LINGER 0): the peer sees ECONNRESET."""
 
     note: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Hang:
     """Never answer again; keep reading (and recording) until the peer closes or ``stop()``."""
 

@@ -27,6 +27,19 @@ def _check_seconds(value: object, what: str) -> float:
     return seconds
 
 
+def _check_chunks_cover(chunks: int | tuple[int, ...] | None, pieces: list[Response]) -> None:
+    """Raise, before the rule changes, when listed chunk sizes cannot cover the bytes reply."""
+    if not isinstance(chunks, tuple):
+        return
+    if all(isinstance(p, bytes) for p in pieces):
+        total = sum(len(p) for p in pieces if isinstance(p, bytes))
+        if sum(chunks) < total:
+            raise ValueError(
+                f"chunked({list(chunks)}) covers {sum(chunks)} bytes but the reply "
+                f"is {total} bytes: add sizes so they sum to at least {total}"
+            )
+
+
 class Rule:
     """One scripted answer. Every method returns the rule, so calls chain.
 
@@ -36,6 +49,7 @@ class Rule:
     def __init__(self, matcher: Matcher | None, number: int) -> None:
         self.matcher = matcher
         self.number = number
+        self.note = f"rule {number}" if matcher is not None else f"on_connect {number}"
         self.pieces: list[Response] = []
         self.limit: int | None = None
         self.used = 0
@@ -48,16 +62,18 @@ class Rule:
 
     def respond(self, response: Response) -> Rule:
         """Send ``response``: bytes, or a callable ``(message) -> bytes``. More calls add pieces."""
+        piece: Response
         if isinstance(response, bytes | bytearray):
-            self.pieces.append(bytes(response))
+            piece = bytes(response)
         elif callable(response):
-            self.pieces.append(response)
+            piece = response
         else:
             raise TypeError(
                 "respond() takes bytes or a callable (message) -> bytes, got "
                 f"{type(response).__name__} {response!r}{bytes_hint(response)}"
             )
-        self._check_chunks_cover()
+        _check_chunks_cover(self.chunks, [*self.pieces, piece])
+        self.pieces.append(piece)
         return self
 
     def times(self, n: int) -> Rule:
@@ -84,7 +100,7 @@ class Rule:
         if isinstance(size_or_sizes, int) and not isinstance(size_or_sizes, bool):
             if size_or_sizes < 1:
                 raise ValueError(f"chunked() needs a size >= 1, got {size_or_sizes}")
-            self.chunks = size_or_sizes
+            chunks: int | tuple[int, ...] = size_or_sizes
         elif isinstance(size_or_sizes, Sequence) and not isinstance(size_or_sizes, bytes | str):
             sizes = tuple(size_or_sizes)
             bad = [s for s in sizes if isinstance(s, bool) or not isinstance(s, int) or s < 1]
@@ -92,11 +108,12 @@ class Rule:
                 raise ValueError(
                     f"chunked() needs a non-empty list of positive int sizes, got {list(sizes)!r}"
                 )
-            self.chunks = sizes
+            chunks = sizes
         else:
             raise TypeError(f"chunked() takes an int or a list of ints, got {size_or_sizes!r}")
+        _check_chunks_cover(chunks, self.pieces)
+        self.chunks = chunks
         self.gap = gap
-        self._check_chunks_cover()
         return self
 
     def close(self) -> Rule:
@@ -119,17 +136,6 @@ class Rule:
             )
         self.ending = ending
         return self
-
-    def _check_chunks_cover(self) -> None:
-        if not isinstance(self.chunks, tuple):
-            return
-        if all(isinstance(p, bytes) for p in self.pieces):
-            total = sum(len(p) for p in self.pieces if isinstance(p, bytes))
-            if sum(self.chunks) < total:
-                raise ValueError(
-                    f"chunked({list(self.chunks)}) covers {sum(self.chunks)} bytes but the reply "
-                    f"is {total} bytes: add sizes so they sum to at least {total}"
-                )
 
     # -- state -------------------------------------------------------------------------------
 

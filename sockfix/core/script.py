@@ -68,7 +68,7 @@ class Script:
     def feed(self, data: bytes) -> list[Action]:
         """Record ``data`` as received, frame it, and answer each complete message."""
         conn = self.conn
-        conn.record("in", data)
+        conn.record_in(data)
         if self.done:
             return []
         try:
@@ -107,7 +107,10 @@ class Script:
     # -- answering ---------------------------------------------------------------------------
 
     def _on_message(self, message: bytes, number: int) -> list[Action]:
-        rule = self.book.claim(message)
+        try:
+            rule = self.book.claim(message)
+        except Exception as exc:  # an expect() predicate raised: a strict problem, not a crash
+            return self._failed(message, "an expect() predicate", exc)
         if rule is not None:
             return self._answer(rule, message)
         if self.handler is not None:
@@ -129,7 +132,7 @@ class Script:
         return []
 
     def _answer(self, rule: Rule, message: bytes) -> list[Action]:
-        note = f"rule {rule.number}" if not rule.is_greeting else f"on_connect {rule.number}"
+        note = rule.note
         try:
             pieces = [_call_piece(p, message) for p in rule.pieces]
         except Exception as exc:

@@ -118,6 +118,8 @@ class ConnectionRunner:
         return True
 
     def _send(self, action: Send) -> bool:
+        if action.chunks is None:
+            return self._send_exact(memoryview(action.data), action.data)
         pieces = action.pieces()
         for i, piece in enumerate(pieces):
             if i and action.gap and self.stopping.wait(action.gap):
@@ -127,24 +129,30 @@ class ConnectionRunner:
         return True
 
     def _send_exact(self, view: memoryview, whole: bytes) -> bool:
-        """Send all of ``view``, recording exactly what the kernel accepted."""
+        """Send all of ``view``, recording exactly what the kernel accepted.
+
+        One ``"out"`` event per piece: the piece itself when all of it went (no copy), else
+        the prefix that did go before the error.
+        """
         send = self.sock.send
         conn = self.conn
-        while view:
-            try:
-                n = send(view)
-            except (ConnectionResetError, BrokenPipeError):
+        total = len(view)
+        done = 0
+        try:
+            while done < total:
+                done += send(view[done:] if done else view)
+        except OSError as exc:
+            if done:
+                conn.record_out(bytes(view[:done]))
+            if isinstance(exc, ConnectionResetError | BrokenPipeError):
                 self._peer_reset()
-                return False
-            except OSError as exc:
-                if not self.stopping.is_set():
-                    conn.record("error", note=f"send: {exc}")
-                return False
-            if n == len(whole) and view.obj is whole:
-                conn.record("out", whole)
-            else:
-                conn.record("out", bytes(view[:n]))
-            view = view[n:]
+            elif not self.stopping.is_set():
+                conn.record("error", note=f"send: {exc}")
+            return False
+        if view.obj is whole and total == len(whole):
+            conn.record_out(whole)
+        else:
+            conn.record_out(bytes(view))
         return True
 
     def _peer_reset(self) -> None:

@@ -271,7 +271,9 @@ class TCPServer:
         return time.perf_counter() - self._t0
 
     def _on_change(self, conn: Connection, event: Event) -> None:
-        self._changes.notify()
+        changes = self._changes
+        if changes.waiting:
+            changes.notify()
         if self.on_event is not None:
             self.on_event(conn, event)
 
