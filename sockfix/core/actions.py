@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Action", "Close", "Hang", "Reset", "Send", "Wait"]
+__all__ = ["Action", "Close", "HalfClose", "Hang", "Note", "Reset", "Send", "Wait"]
 
 
 @dataclass(slots=True)
@@ -67,9 +67,27 @@ class Reset:
 
 @dataclass(slots=True)
 class Hang:
-    """Never answer again; keep reading (and recording) until the peer closes or ``stop()``."""
+    """Never answer again; keep reading (and recording) until the peer closes or ``stop()``.
+
+    With ``seconds``, stop hanging after that long (the next action follows, e.g. a close).
+    """
+
+    note: str = ""
+    seconds: float | None = None
+
+
+@dataclass(slots=True)
+class HalfClose:
+    """Send a FIN (shutdown the write side) and keep reading; nothing more is sent."""
 
     note: str = ""
 
 
-Action = Send | Wait | Close | Reset | Hang
+@dataclass(slots=True)
+class Note:
+    """Record a ``"fault"`` event saying what a fault did."""
+
+    text: str
+
+
+Action = Send | Wait | Close | Reset | Hang | HalfClose | Note

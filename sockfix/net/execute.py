@@ -11,11 +11,13 @@ import contextlib
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterable
 
-from sockfix.core.actions import Action, Close, Hang, Reset, Send, Wait
+from sockfix.core.actions import Action, Close, HalfClose, Hang, Note, Reset, Send, Wait
 from sockfix.core.record import Connection
 from sockfix.core.script import Script
+from sockfix.core.shaping import Shaper
 
 __all__ = ["RECV_SIZE", "ConnectionRunner", "send_rst"]
 
@@ -41,14 +43,18 @@ class ConnectionRunner:
         stopping: threading.Event,
         make_script: Callable[[Connection], Script],
         handshake: Callable[[socket.socket], socket.socket] | None = None,
+        shaper: Shaper | None = None,
     ) -> None:
         self.sock = sock
         self.conn = conn
         self.stopping = stopping
         self._make_script = make_script
         self._handshake = handshake
+        self._shaper = shaper
         self._lock = threading.Lock()
         self._open = True
+        self._muted = False  # hanging: keep reading, answer nothing
+        self._half_closed = False
         self.script: Script | None = None
 
     # -- called from other threads ------------------------------------------------------------
@@ -73,7 +79,10 @@ class ConnectionRunner:
                     conn.record("error", note=note)
                     return
             script = self.script = self._make_script(conn)
-            if not self._do(script.connect()):
+            shaper = self._shaper
+            if shaper is not None and not self._do(shaper.on_connect()):
+                return
+            if not self._muted and not self._do(self._shape(script.connect())):
                 return
             recv = self.sock.recv
             while True:
@@ -91,18 +100,26 @@ class ConnectionRunner:
                         conn.record("eof", note="peer closed its side")
                     return
                 actions = script.feed(data)
-                if actions and not self._do(actions):
+                if actions and not self._muted and not self._do(self._shape(actions)):
                     return
         finally:
             if self.script is not None:
                 self.script.finish()
             self._close("server stopped" if self.stopping.is_set() else "")
 
+    def _shape(self, actions: list[Action]) -> list[Action]:
+        shaper = self._shaper
+        return actions if shaper is None else shaper.shape(actions)
+
     def _do(self, actions: Iterable[Action]) -> bool:
         """Run actions; False once the connection is over."""
         for action in actions:
             if isinstance(action, Send):
-                if not self._send(action):
+                if self._half_closed:
+                    self.conn.record(
+                        "fault", note=f"{len(action.data)} bytes not sent: the write side is closed"
+                    )
+                elif not self._send(action):
                     return False
             elif isinstance(action, Wait):
                 if self.stopping.wait(action.seconds):
@@ -113,9 +130,47 @@ class ConnectionRunner:
             elif isinstance(action, Reset):
                 self._reset(action.note)
                 return False
+            elif isinstance(action, Note):
+                self.conn.record("fault", note=action.text)
             elif isinstance(action, Hang):
-                continue
+                if action.seconds is None:
+                    self._muted = True
+                    return True
+                if not self._hang_for(action.seconds):
+                    return False
+            elif isinstance(action, HalfClose):
+                self._half_closed = True
+                with contextlib.suppress(OSError):
+                    _raw_shutdown(self.sock, socket.SHUT_WR)
         return True
+
+    def _hang_for(self, seconds: float) -> bool:
+        """Read (recording, answering nothing) for ``seconds``; False if the connection ended."""
+        script = self.script
+        assert script is not None
+        sock = self.sock
+        deadline = time.monotonic() + seconds
+        try:
+            while (left := deadline - time.monotonic()) > 0:
+                sock.settimeout(left)
+                try:
+                    data = sock.recv(RECV_SIZE)
+                except TimeoutError:
+                    return True
+                except ConnectionResetError:
+                    self._peer_reset()
+                    return False
+                except OSError:
+                    return False
+                if not data:
+                    if not self.stopping.is_set():
+                        self.conn.record("eof", note="peer closed its side")
+                    return False
+                script.feed(data)
+            return True
+        finally:
+            with contextlib.suppress(OSError):
+                sock.settimeout(None)
 
     def _send(self, action: Send) -> bool:
         if action.chunks is None:

@@ -127,6 +127,25 @@ class ThreadSet:
                     return [t for t in self._threads if t.is_alive()]
 
 
+_default_seed: list[int | None] = [None]
+
+
+def default_seed() -> int | None:
+    """The seed servers made with ``seed=None`` use (``--sockfix-seed``); None: pick one."""
+    return _default_seed[0]
+
+
+@contextlib.contextmanager
+def seeded(seed: int | None) -> Iterator[None]:
+    """Within the block, servers made with ``seed=None`` take ``seed``."""
+    old = _default_seed[0]
+    _default_seed[0] = seed
+    try:
+        yield
+    finally:
+        _default_seed[0] = old
+
+
 _watchers: list[Callable[[Any], None]] = []
 _watchers_lock = threading.Lock()
 

@@ -23,8 +23,11 @@ from sockfix.core.errors import PortInUseError, StrictError
 from sockfix.core.record import Connection, Event
 from sockfix.core.rules import Rule, RuleBook
 from sockfix.core.script import Handler, Script
+from sockfix.core.shaping import FaultSet, Shaper, pick_seed
 from sockfix.core.transcript import DEFAULT_LIMIT, render_server
+from sockfix.faults import Fault
 from sockfix.framing import Framing, describe, lines
+from sockfix.net import runtime
 from sockfix.net.execute import ConnectionRunner
 from sockfix.net.runtime import Changes, ThreadSet, announce
 
@@ -93,7 +96,8 @@ class TCPServer:
     - ``strict=True``: unmatched messages, unframed leftovers, unused ``times(n)`` rules and
       failing response callables raise :class:`sockfix.StrictError` from ``stop()``.
     - ``tls=``: an ``ssl.SSLContext`` (server side); rules and recordings see the decrypted bytes.
-    - ``seed=None``: the seed of every random choice (used by faults).
+    - ``seed=None``: the seed of every random choice faults make; None picks one (shown in the
+      transcript and the failure report; ``--sockfix-seed`` sets it for a whole test run).
     - ``on_event=``: ``callback(connection, event)`` called from server threads for every event.
     """
 
@@ -131,8 +135,12 @@ class TCPServer:
         self.handler = handler
         self.strict = bool(strict)
         self.tls = tls
-        self.seed = seed
+        if seed is None:
+            seed = runtime.default_seed()
+        self.seed_picked = seed is None
+        self.seed: int = pick_seed() if seed is None else seed
         self.on_event = on_event
+        self._faults = FaultSet("tcp", ("out",))
         self._lock = threading.Lock()
         self._book = RuleBook(guard=self._lock)
         self._connections: list[Connection] = []
@@ -144,6 +152,8 @@ class TCPServer:
         self._listener: _Listener | None = None
         self._wake_r: socket.socket | None = None
         self._wake_w: socket.socket | None = None
+        self._accept_thread: threading.Thread | None = None
+        self._refusing = False
         self._t0 = time.perf_counter()
         self._state = "new"
         self._reported: set[str] = set()
@@ -162,7 +172,7 @@ class TCPServer:
         self._wake_r, self._wake_w = socket.socketpair()
         self._t0 = time.perf_counter()
         self._state = "started"
-        self._threads.start(self._accept_loop, name="accept")
+        self._accept_thread = self._threads.start(self._accept_loop, name="accept")
         return self
 
     def stop(self, *, check: bool = True) -> None:
@@ -193,7 +203,7 @@ class TCPServer:
         # A connection accepted while we were stopping has been aborted by its own runner.
         for runner in self._runners:
             runner.abort()
-        if self._listener is not None:
+        if self._listener is not None and not self._refusing:
             self._listener.server_close()
         for s in (self._wake_r, self._wake_w):
             if s is not None:
@@ -232,8 +242,12 @@ class TCPServer:
             sel.register(self._wake_r, selectors.EVENT_READ, "wake")
             while not self._stopping.is_set():
                 for key, _ in sel.select():
-                    if key.data == "wake" or self._stopping.is_set():
+                    if key.data == "wake":
+                        self._wake_r.recv(64)
+                    if self._stopping.is_set() or self._refusing:
                         return
+                    if key.data == "wake":
+                        continue
                     listener._handle_request_noblock()  # type: ignore[attr-defined]
 
     def _accepted(self, sock: socket.socket, peer: Any) -> None:
@@ -246,7 +260,12 @@ class TCPServer:
             )
             self._connections.append(conn)
             runner = ConnectionRunner(
-                sock, conn, self._stopping, self._make_script, self._handshake_fn()
+                sock,
+                conn,
+                self._stopping,
+                self._make_script,
+                self._handshake_fn(),
+                Shaper(self._faults, self.seed, conn.number, "out"),
             )
             self._runners.append(runner)
         conn.record("connect", note=f"from {peer[0]}:{peer[1]}")
@@ -286,6 +305,54 @@ class TCPServer:
     def on_connect(self) -> Rule:
         """Add a rule that speaks first, as soon as a client connects (a greeting)."""
         return self._book.on_connect()
+
+    # -- faults -----------------------------------------------------------------------------------
+
+    def fault(self, fault: Fault, connections: list[int] | None = None) -> Fault:
+        """Attach a fault (from ``sockfix.faults``) to what this server sends.
+
+        ``connections=[1, 2]`` picks connections by accept order, counted from 1; omitted, it
+        applies to all, open ones included (from their next send). Faults compose in the order
+        added. Returns the fault.
+        """
+        return self._faults.add(fault, connections, "out")
+
+    def clear_faults(self) -> None:
+        """Remove every fault; open connections are unaffected from their next send on."""
+        self._faults.clear()
+
+    @property
+    def faults(self) -> list[str]:
+        """The attached faults, described."""
+        return self._faults.describe()
+
+    def refuse(self) -> None:
+        """Stop listening: connects fail with ECONNREFUSED until :meth:`resume` (same port).
+
+        Refused attempts are not connections. Open connections carry on.
+        """
+        with self._lock:
+            if self._state != "started" or self._refusing:
+                return
+            self._refusing = True
+        assert self._wake_w is not None
+        self._wake_w.send(b"r")
+        if self._accept_thread is not None:
+            self._accept_thread.join()
+        assert self._listener is not None
+        self._listener.server_close()
+
+    def resume(self) -> None:
+        """Listen again on the same port after :meth:`refuse`."""
+        with self._lock:
+            if self._state != "started" or not self._refusing:
+                return
+            try:
+                self._listener = _Listener(self, (self._host, self.port))
+            except OSError as exc:
+                raise bind_error(exc, self._host, self.port) from None
+            self._refusing = False
+        self._accept_thread = self._threads.start(self._accept_loop, name="accept")
 
     @property
     def rules(self) -> list[Rule]:
@@ -360,14 +427,16 @@ class TCPServer:
     def transcript(self, limit: int = DEFAULT_LIMIT) -> str:
         """The rules, strict problems and every connection's traffic as text and hex."""
         mode = "strict" if self.strict else "not strict"
-        seed = f", seed={self.seed}" if self.seed is not None else ""
-        title = f"{self._name()} ({mode}, framing {describe(self.framing)}{seed})"
+        picked = " (picked; pass seed= or --sockfix-seed to replay)" if self.seed_picked else ""
+        title = (
+            f"{self._name()} ({mode}, framing {describe(self.framing)}, seed={self.seed}{picked})"
+        )
+        faults = self._faults.describe()
+        rules = self._book.describe()
+        if faults:
+            rules += "\nfaults:\n" + "\n".join("  " + f for f in faults)
         return render_server(
-            title,
-            self.connections,
-            problems=self.problems,
-            rules=self._book.describe(),
-            limit=limit,
+            title, self.connections, problems=self.problems, rules=rules, limit=limit
         )
 
     def _unused_rule_problems(self) -> list[str]:

@@ -1,0 +1,172 @@
+"""Faults attached to a server or proxy, and the per-connection shaper that applies them.
+
+Every random draw comes from a stream derived from (seed, connection, direction, fault), so
+adding a connection, or a fault, never shifts the draws of another. The attached faults are an
+immutable tuple replaced on every change: a shaper reads the current one at each send, so
+``fault()`` and ``clear_faults()`` act on open connections at the next send.
+
+Pure: no sockets, no threads.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from sockfix.core.actions import Action, Close, Send
+from sockfix.faults import REGISTRY, Fault, State
+
+__all__ = ["Attachment", "FaultSet", "Shaper", "pick_seed", "stream"]
+
+
+def stream(seed: int, number: int, direction: str, index: int) -> random.Random:
+    """The random stream of one fault on one connection and direction."""
+    return random.Random(f"sockfix/{seed}/{number}/{direction}/{index}")
+
+
+def pick_seed() -> int:
+    """A fresh seed for a server made with ``seed=None`` (shown in its transcript)."""
+    return random.SystemRandom().randrange(2**32)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One fault attached: to which connections (None: all) and which direction."""
+
+    fault: Fault
+    connections: frozenset[int] | None
+    direction: str
+    index: int
+
+    def covers(self, number: int, direction: str) -> bool:
+        if self.connections is not None and number not in self.connections:
+            return False
+        return self.direction in ("both", direction)
+
+
+def check_connections(connections: object) -> frozenset[int] | None:
+    """``connections=[1, 2]``: accept order, counted from 1."""
+    if connections is None:
+        return None
+    if isinstance(connections, int) and not isinstance(connections, bool):
+        connections = [connections]
+    if not isinstance(connections, Iterable) or isinstance(connections, str | bytes):
+        raise TypeError(
+            f"connections= takes a list of connection numbers (accept order, from 1), "
+            f"got {connections!r}"
+        )
+    numbers = list(connections)
+    bad = [n for n in numbers if isinstance(n, bool) or not isinstance(n, int) or n < 1]
+    if bad or not numbers:
+        raise ValueError(
+            f"connections= needs connection numbers >= 1 (the first connection is 1), "
+            f"got {numbers!r}"
+        )
+    return frozenset(numbers)
+
+
+class FaultSet:
+    """The faults attached to one server or proxy, in the order added."""
+
+    def __init__(self, transport: str, directions: tuple[str, ...]) -> None:
+        self.transport = transport
+        self.directions = directions
+        self.attached: tuple[Attachment, ...] = ()
+        self._count = 0
+
+    def add(self, fault: object, connections: object = None, direction: str = "both") -> Fault:
+        if not isinstance(fault, Fault):
+            raise TypeError(
+                f"fault() takes a fault from sockfix.faults, such as faults.Reset(), got {fault!r}"
+            )
+        if self.transport not in fault.transports:
+            fitting = ", ".join(sorted(type(f).__name__ for f in _fitting(self.transport)))
+            raise TypeError(
+                f"{fault!r} is not a {self.transport.upper()} fault; "
+                f"{self.transport.upper()} takes {fitting}"
+            )
+        if direction not in (*self.directions, "both"):
+            raise ValueError(
+                f"direction must be one of {', '.join(repr(d) for d in self.directions)} "
+                f"or 'both', got {direction!r}"
+            )
+        chosen = check_connections(connections)
+        self._count += 1
+        self.attached = (*self.attached, Attachment(fault, chosen, direction, self._count))
+        return fault
+
+    def clear(self) -> None:
+        self.attached = ()
+
+    def describe(self) -> list[str]:
+        out = []
+        for a in self.attached:
+            where = (
+                "all connections"
+                if a.connections is None
+                else f"connections {sorted(a.connections)}"
+            )
+            way = "" if a.direction == "both" or len(self.directions) == 1 else f", {a.direction}"
+            out.append(f"{a.fault!r} on {where}{way}")
+        return out
+
+
+def _fitting(transport: str) -> list[type[Fault]]:
+    return [cls for cls in REGISTRY.values() if transport in cls.transports]
+
+
+class Shaper:
+    """Applies the current faults to one connection's actions in one direction."""
+
+    __slots__ = ("_direction", "_faults", "_number", "_seed", "_states")
+
+    def __init__(self, faults: FaultSet, seed: int, number: int, direction: str) -> None:
+        self._faults = faults
+        self._seed = seed
+        self._number = number
+        self._direction = direction
+        self._states: dict[int, tuple[random.Random, State]] = {}
+
+    def _active(self) -> list[Attachment]:
+        return [a for a in self._faults.attached if a.covers(self._number, self._direction)]
+
+    def _state(self, a: Attachment) -> tuple[random.Random, State]:
+        got = self._states.get(a.index)
+        if got is None:
+            got = self._states[a.index] = (
+                stream(self._seed, self._number, self._direction, a.index),
+                State(),
+            )
+        return got
+
+    def on_connect(self) -> list[Action]:
+        """Steps of the faults that act as the connection opens."""
+        out: list[Action] = []
+        if not self._faults.attached:
+            return out
+        for a in self._active():
+            rng, state = self._state(a)
+            out += a.fault.on_connect(rng, state)
+        return out
+
+    def shape(self, actions: list[Action]) -> list[Action]:
+        """``actions`` with every current fault applied, in the order they were added."""
+        if not self._faults.attached:
+            return actions
+        for a in self._active():
+            rng, state = self._state(a)
+            fault = a.fault
+            shaped: list[Action] = []
+            for act in actions:
+                if isinstance(act, Send):
+                    shaped += fault.shape(act, rng, state)
+                elif isinstance(act, Close):
+                    shaped += fault.on_close(act, rng, state)
+                else:
+                    shaped.append(act)
+            actions = shaped
+        return actions
+
+
+ShaperFactory = Callable[[int], Shaper]
