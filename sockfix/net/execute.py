@@ -199,9 +199,11 @@ class ConnectionRunner:
         except OSError as exc:
             if done:
                 conn.record_out(bytes(view[:done]))
-            if isinstance(exc, ConnectionResetError | BrokenPipeError):
+            if self.stopping.is_set():
+                pass  # stop() shut the socket down (EPIPE): not the peer's doing
+            elif isinstance(exc, ConnectionResetError | BrokenPipeError):
                 self._peer_reset()
-            elif not self.stopping.is_set():
+            else:
                 conn.record("error", note=f"send: {exc}")
             return False
         if view.obj is whole and total == len(whole):

@@ -100,9 +100,11 @@ class ThreadSet:
         thread = threading.Thread(
             target=self._run, args=(target, args), name=f"{self._name} {name}".strip(), daemon=True
         )
+        # Started under the lock: join_all must never see a thread not yet started (join()
+        # would raise). The new thread takes the lock only when its target returns.
         with self._lock:
             self._threads.add(thread)
-        thread.start()
+            thread.start()
         return thread
 
     def _run(self, target: Callable[..., Any], args: tuple[Any, ...]) -> None:
