@@ -6,24 +6,28 @@ its own client at it, and asserts on the exact bytes that crossed the wire.
 
 from __future__ import annotations
 
-from sockfix import framing
+from sockfix import faults, framing
 from sockfix.core.errors import PortInUseError, StrictError
 from sockfix.core.handlers import echo
 from sockfix.core.patterns import ANY
-from sockfix.core.record import Connection, Event
+from sockfix.core.record import Connection, Datagram, Event
 from sockfix.core.rules import Rule
 from sockfix.net.tcp import TCPServer
+from sockfix.net.udp import UDPServer
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ANY",
     "Connection",
+    "Datagram",
     "Event",
     "PortInUseError",
     "Rule",
     "StrictError",
     "TCPServer",
+    "UDPServer",
     "echo",
+    "faults",
     "framing",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal, NamedTuple
 
-__all__ = ["Connection", "Event", "EventKind"]
+__all__ = ["Connection", "Datagram", "Event", "EventKind"]
 
 EventKind = Literal["connect", "in", "out", "eof", "close", "reset", "fault", "error"]
 
@@ -35,6 +35,15 @@ class Event(NamedTuple):
         """``"in"`` or ``"out"`` for data events, None for the others."""
         kind = self.kind
         return kind if kind == "in" or kind == "out" else None
+
+
+class Datagram(NamedTuple):
+    """One datagram a UDP server received: its bytes, who sent it, and when (seconds since the
+    server started)."""
+
+    data: bytes
+    peer: tuple[str, int]
+    time: float
 
 
 class _Stream:

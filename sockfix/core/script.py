@@ -91,6 +91,15 @@ class Script:
                 break
         return actions
 
+    def datagram(self, data: bytes) -> list[Action]:
+        """Record one datagram as received and answer it as one whole message (UDP)."""
+        conn = self.conn
+        conn.record_in(data)
+        conn.add_messages([data])
+        if self.hanging or self.done:
+            return []
+        return self._on_message(data, len(conn.messages))
+
     def finish(self) -> None:
         """The connection ended (either side, or stop()): report bytes left unframed."""
         if self._finished:

@@ -249,10 +249,11 @@ class Peer:
         if not self.strict or not problems:
             return ""
         body = "\n".join(f"{i}) {p}" for i, p in enumerate(problems, 1))
+        rules = self._book.greetings + self._book.rules
+        usage = f"all rules, with their use:\n{self._book.describe()}\n" if rules else ""
         return (
             f"sockfix {self._name()} (strict, seed={self.seed}) saw {len(problems)} problem(s):\n"
-            f"{body}\nall rules:\n{self._book.describe()}\n"
-            "(pass strict=False to record and ignore these)"
+            f"{body}\n{usage}(pass strict=False to record and ignore these)"
         )
 
     def check(self) -> None:

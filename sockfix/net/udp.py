@@ -1,0 +1,251 @@
+"""UDPServer: a scripted fake UDP peer, one thread, every datagram recorded.
+
+Each peer address is a :class:`~sockfix.Connection` numbered by first contact (so faults'
+``connections=[...]`` and transcripts work as for TCP); ``datagrams`` lists every datagram
+received, answered or not. Delays (rule ``.delay()``, ``faults.Latency``, ``faults.Reorder``)
+are scheduled, never slept: the loop sends each datagram when it is due and keeps receiving.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import selectors
+import socket
+import socketserver
+import time
+from typing import Any, Self
+
+from sockfix.core.actions import Action, Note, Send, Wait
+from sockfix.core.record import Connection, Datagram
+from sockfix.core.rules import Rule
+from sockfix.core.script import Handler, Script
+from sockfix.core.shaping import Shaper
+from sockfix.net.base import EventListener, Peer, bind_error, family_of, wake_pair
+
+__all__ = ["UDPServer"]
+
+MAX_DATAGRAM = 65535
+
+
+class _Socket(socketserver.UDPServer):
+    """socketserver's UDPServer, used to bind; the loop is ours."""
+
+    max_packet_size = MAX_DATAGRAM
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        self.address_family = family_of(address[0])
+        super().__init__(address, socketserver.BaseRequestHandler, bind_and_activate=True)
+
+
+class _Peer:
+    __slots__ = ("address", "conn", "script", "shaper")
+
+    def __init__(self, address: Any, conn: Connection, script: Script, shaper: Shaper) -> None:
+        self.address = address
+        self.conn = conn
+        self.script = script
+        self.shaper = shaper
+
+
+class UDPServer(Peer):
+    """A fake UDP peer on loopback: one datagram in, scripted datagrams out.
+
+    Options as for :class:`sockfix.TCPServer`: ``host``, ``port``, ``strict``, ``seed``,
+    ``on_event``, and ``handler=`` (a callable ``(datagram) -> bytes | None``). Rules:
+    ``server.expect(b"ping").respond(b"pong")``; several ``respond()`` pieces are several
+    datagrams, and ``.chunked()`` sizes cut a reply into several datagrams.
+    """
+
+    kind = "UDPServer"
+    transport = "udp"
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        handler: Handler | None = None,
+        strict: bool = True,
+        seed: int | None = None,
+        on_event: EventListener | None = None,
+    ) -> None:
+        if handler is not None and not callable(handler):
+            raise TypeError(
+                f"handler must be a callable (datagram) -> bytes | None, got {handler!r}"
+            )
+        self.handler = handler
+        self._sock: _Socket | None = None
+        self._peers: dict[Any, _Peer] = {}
+        self._datagrams: list[Datagram] = []
+        self._due: list[tuple[float, int, _Peer, bytes]] = []
+        self._seq = 0
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
+        super().__init__(host=host, port=port, strict=strict, seed=seed, on_event=on_event)
+
+    # -- lifecycle -------------------------------------------------
+
+    def start(self) -> Self:
+        """Bind and start serving; returns the server."""
+        self._check_new()
+        try:
+            self._sock = _Socket((self._host, self._port))
+        except OSError as exc:
+            raise bind_error(exc, self._host, self._port) from None
+        self._wake_r, self._wake_w = wake_pair()
+        self._t0 = time.perf_counter()
+        self._state = "started"
+        self._threads.start(self._loop, name="loop")
+        return self
+
+    def _shutdown(self) -> None:
+        with self._lock:
+            if self._state != "started":
+                self._state = "stopped"
+                return
+            self._state = "stopping"
+            self._stopping.set()
+        assert self._wake_w is not None
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+        self._threads.join_all(timeout=5.0)
+        for _, _, peer, data in sorted(self._due):
+            peer.conn.record("fault", note=f"{len(data)} bytes never sent: the server stopped")
+        self._due.clear()
+        if self._sock is not None:
+            self._sock.server_close()
+        for s in (self._wake_r, self._wake_w):
+            if s is not None:
+                s.close()
+        self._state = "stopped"
+
+    def _bound_port(self) -> int | None:
+        if self._sock is None:
+            return None
+        return int(self._sock.server_address[1])
+
+    # -- scripting -------------------------------------------------
+
+    def expect(self, pattern: object) -> Rule:
+        """Add a rule for datagrams matching ``pattern``: bytes, a bytes regex, a callable, ANY."""
+        return self._book.expect(pattern)
+
+    @property
+    def rules(self) -> list[Rule]:
+        """The rules, in the order added."""
+        return list(self._book.rules)
+
+    # -- the recording ---------------------------------------------
+
+    @property
+    def datagrams(self) -> list[Datagram]:
+        """Every datagram received, answered or not, in arrival order."""
+        return list(self._datagrams)
+
+    def wait_for_datagrams(self, n: int, timeout: float = 5.0) -> list[Datagram]:
+        """Block until ``n`` datagrams were received; returns the first ``n``."""
+        self._changes.wait_until(
+            lambda: len(self._datagrams) >= n, timeout, f"{n} datagram(s) to {self._name()}"
+        )
+        return self.datagrams[:n]
+
+    async def wait_for_datagrams_async(self, n: int, timeout: float = 5.0) -> list[Datagram]:
+        """``wait_for_datagrams`` for asyncio: never blocks the event loop."""
+        await self._changes.wait_until_async(
+            lambda: len(self._datagrams) >= n, timeout, f"{n} datagram(s) to {self._name()}"
+        )
+        return self.datagrams[:n]
+
+    # -- the loop --------------------------------------------------
+
+    def _loop(self) -> None:
+        sock = self._sock
+        assert sock is not None
+        assert self._wake_r is not None
+        raw = sock.socket
+        raw.setblocking(False)
+        with selectors.DefaultSelector() as sel:
+            sel.register(raw, selectors.EVENT_READ, "data")
+            sel.register(self._wake_r, selectors.EVENT_READ, "wake")
+            while not self._stopping.is_set():
+                timeout = None
+                if self._due:
+                    timeout = max(0.0, self._due[0][0] - time.monotonic())
+                for key, _ in sel.select(timeout):
+                    if key.data == "wake":
+                        return
+                    self._receive(raw)
+                self._send_due()
+
+    def _receive(self, raw: socket.socket) -> None:
+        for _ in range(64):  # drain what is queued, bounded so sends stay on time
+            try:
+                data, address = raw.recvfrom(MAX_DATAGRAM)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # e.g. ECONNREFUSED from an earlier send's ICMP error
+                self._note_error(exc)
+                continue
+            peer = self._peer(address)
+            self._datagrams.append(Datagram(data, peer.conn.peer, self._clock()))
+            actions = peer.script.datagram(data)
+            if actions:
+                self._run(peer, peer.shaper.shape(actions))
+
+    def _peer(self, address: Any) -> _Peer:
+        peer = self._peers.get(address)
+        if peer is None:
+            conn = Connection(
+                len(self._connections) + 1, (address[0], address[1]), self._clock, self._on_change
+            )
+            self._connections.append(conn)
+            script = Script(conn, self._book, _whole, self.handler, self.strict, self._problems)
+            peer = _Peer(address, conn, script, Shaper(self._faults, self.seed, conn.number, "out"))
+            self._peers[address] = peer
+        return peer
+
+    def _run(self, peer: _Peer, actions: list[Action]) -> None:
+        """Send now what is due now; schedule what a wait put later."""
+        now = time.monotonic()
+        at = now
+        for action in actions:
+            if isinstance(action, Wait):
+                at += action.seconds
+            elif isinstance(action, Note):
+                peer.conn.record("fault", note=action.text)
+            elif isinstance(action, Send):
+                for i, piece in enumerate(action.pieces()):
+                    if i and action.gap:
+                        at += action.gap
+                    data = bytes(piece) if len(piece) != len(action.data) else action.data
+                    if at <= now:
+                        self._send(peer, data)
+                    else:
+                        self._seq += 1
+                        heapq.heappush(self._due, (at, self._seq, peer, data))
+            # close / reset / hang / half-close mean nothing for datagrams
+
+    def _send_due(self) -> None:
+        now = time.monotonic()
+        while self._due and self._due[0][0] <= now:
+            _, _, peer, data = heapq.heappop(self._due)
+            self._send(peer, data)
+
+    def _send(self, peer: _Peer, data: bytes) -> None:
+        assert self._sock is not None
+        try:
+            self._sock.socket.sendto(data, peer.address)
+        except OSError as exc:
+            peer.conn.record("error", data, f"sendto: {exc}")
+            return
+        peer.conn.record_out(data)
+
+    def _note_error(self, exc: OSError) -> None:
+        if self._connections:
+            self._connections[-1].record("error", note=f"recvfrom: {exc}")
+
+
+def _whole(buffer: bytes) -> int | None:
+    """Each datagram is one message (never called: datagrams skip framing)."""
+    return len(buffer) or None
