@@ -12,6 +12,7 @@ from sockfix.core.handlers import echo
 from sockfix.core.patterns import ANY
 from sockfix.core.record import Connection, Datagram, Event
 from sockfix.core.rules import Rule
+from sockfix.net.proxy import ProxyConnection, TCPProxy
 from sockfix.net.tcp import TCPServer
 from sockfix.net.udp import UDPServer
 
@@ -23,8 +24,10 @@ __all__ = [
     "Datagram",
     "Event",
     "PortInUseError",
+    "ProxyConnection",
     "Rule",
     "StrictError",
+    "TCPProxy",
     "TCPServer",
     "UDPServer",
     "echo",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -19,7 +20,7 @@ from sockfix.core.record import Connection
 from sockfix.core.script import Script
 from sockfix.core.shaping import Shaper
 
-__all__ = ["RECV_SIZE", "ConnectionRunner", "send_rst"]
+__all__ = ["RECV_SIZE", "ConnectionRunner", "send_all", "send_rst"]
 
 RECV_SIZE = 256 * 1024
 _LINGER_ZERO = struct.pack("ii", 1, 0)
@@ -31,6 +32,18 @@ def send_rst(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ZERO)
     sock.close()
+
+
+def send_all(sock: socket.socket, view: memoryview) -> tuple[int, OSError | None]:
+    """Send all of ``view``: how many bytes the kernel took, and the error that stopped it."""
+    total = len(view)
+    done = 0
+    try:
+        while done < total:
+            done += sock.send(view[done:] if done else view)
+    except OSError as exc:
+        return done, exc
+    return done, None
 
 
 class ConnectionRunner:
@@ -73,7 +86,14 @@ class ConnectionRunner:
         try:
             if self._handshake is not None:
                 try:
-                    self.sock = self._handshake(self.sock)
+                    # Wrap under the lock, handshake outside it: abort() must reach the socket
+                    # the handshake blocks on (wrapping detaches the plain one).
+                    with self._lock:
+                        self.sock = self._handshake(self.sock)
+                    if self.stopping.is_set():
+                        raise OSError("server stopped")
+                    if isinstance(self.sock, ssl.SSLSocket):
+                        self.sock.do_handshake()
                 except (OSError, ValueError) as exc:
                     note = "server stopped" if self.stopping.is_set() else f"TLS handshake: {exc}"
                     conn.record("error", note=note)
@@ -189,14 +209,9 @@ class ConnectionRunner:
         One ``"out"`` event per piece: the piece itself when all of it went (no copy), else
         the prefix that did go before the error.
         """
-        send = self.sock.send
         conn = self.conn
-        total = len(view)
-        done = 0
-        try:
-            while done < total:
-                done += send(view[done:] if done else view)
-        except OSError as exc:
+        done, exc = send_all(self.sock, view)
+        if exc is not None:
             if done:
                 conn.record_out(bytes(view[:done]))
             if self.stopping.is_set():
@@ -206,7 +221,7 @@ class ConnectionRunner:
             else:
                 conn.record("error", note=f"send: {exc}")
             return False
-        if view.obj is whole and total == len(whole):
+        if view.obj is whole and done == len(whole):
             conn.record_out(whole)
         else:
             conn.record_out(bytes(view))

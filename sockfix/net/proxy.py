@@ -1,0 +1,360 @@
+"""TCPProxy: a fault-injecting, recording proxy in front of a real server.
+
+Each client connection gets an upstream connection and one pump thread per direction. A pump
+reads a chunk, records it, passes it through the faults of its direction (read afresh at every
+chunk, so ``fault()`` and ``clear_faults()`` act live on open connections) and sends what they
+make of it. An upstream that refuses or resets is passed on to the client as a reset; an EOF on
+either side is passed on as a half-close.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import selectors
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Self
+
+from sockfix.core.actions import Action, Close, HalfClose, Hang, Note, Reset, Send, Wait
+from sockfix.core.record import Connection
+from sockfix.core.shaping import Shaper
+from sockfix.faults import Fault
+from sockfix.framing import Framing, lines
+from sockfix.net.base import EventListener, Peer, bind_error, check_host_port, family_of
+from sockfix.net.execute import RECV_SIZE, send_all, send_rst
+
+__all__ = ["ProxyConnection", "TCPProxy"]
+
+DIRECTIONS = ("upstream", "downstream")
+_raw_shutdown = socket.socket.shutdown
+
+
+class ProxyConnection(Connection):
+    """A client connection through the proxy.
+
+    ``received`` is what the client sent, ``sent`` what the client was sent (after faults);
+    ``upstream`` records the other socket: its ``sent`` is what went to the real server,
+    its ``received`` what the real server answered (before faults).
+    """
+
+    def __init__(
+        self,
+        number: int,
+        peer: tuple[str, int],
+        clock: Callable[[], float],
+        on_change: Any,
+        upstream_address: tuple[str, int],
+    ) -> None:
+        super().__init__(number, peer, clock, on_change)
+        self.upstream = Connection(number, upstream_address, clock, on_change)
+
+
+class _Link:
+    """One client connection, its upstream socket and its two pumps."""
+
+    def __init__(self, proxy: TCPProxy, client: socket.socket, conn: ProxyConnection) -> None:
+        self.proxy = proxy
+        self.client = client
+        self.conn = conn
+        self.upstream: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+        self._done = 0
+
+    def abort(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            for s in (self.client, self.upstream):
+                if s is not None:
+                    with contextlib.suppress(OSError):
+                        _raw_shutdown(s, socket.SHUT_RDWR)
+
+    def run(self) -> None:
+        """Connect upstream, then pump both ways (downstream on a second thread)."""
+        proxy = self.proxy
+        conn = self.conn
+        try:
+            up = socket.create_connection(proxy.upstream, timeout=proxy.connect_timeout)
+        except OSError as exc:
+            conn.upstream.record("error", note=f"upstream {_where(proxy.upstream)}: {exc}")
+            conn.record("error", note=f"upstream unreachable ({exc}); resetting the client")
+            self._finish(reset=self.client)
+            return
+        up.settimeout(None)
+        up.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self._lock:
+            self.upstream = up
+            stopping = proxy._stopping.is_set()
+        if stopping:
+            self._finish()
+            return
+        conn.upstream.record("connect", note=f"to {_where(proxy.upstream)}")
+        proxy._threads.start(self._pump, "downstream", name=f"link {conn.number} downstream")
+        self._pump("upstream")
+
+    def _pump(self, direction: str) -> None:
+        conn = self.conn
+        up = self.upstream
+        assert up is not None
+        if direction == "upstream":
+            src, dst, src_rec, dst_rec = self.client, up, conn, conn.upstream
+        else:
+            src, dst, src_rec, dst_rec = up, self.client, conn.upstream, conn
+        shaper = Shaper(self.proxy._faults, self.proxy.seed, conn.number, direction)
+        stopping = self.proxy._stopping
+        muted = False
+        try:
+            while True:
+                try:
+                    data = src.recv(RECV_SIZE)
+                except ConnectionResetError:
+                    src_rec.record("reset", note="by peer")
+                    self._finish(reset=dst)
+                    return
+                except OSError:
+                    return
+                if not data:
+                    if stopping.is_set():
+                        return
+                    src_rec.record("eof", note="peer closed its side")
+                    if not muted:
+                        with contextlib.suppress(OSError):
+                            _raw_shutdown(dst, socket.SHUT_WR)
+                    return
+                src_rec.record_in(data)
+                if muted:
+                    continue
+                result = self._carry(shaper.shape([Send(data)]), dst, dst_rec, direction)
+                if result == "hang":
+                    muted = True
+                elif result == "end":
+                    return
+        finally:
+            self._pump_done()
+
+    def _carry(self, actions: list[Action], dst: socket.socket, rec: Connection, way: str) -> str:
+        stopping = self.proxy._stopping
+        for action in actions:
+            if isinstance(action, Send):
+                for i, piece in enumerate(action.pieces()):
+                    if i and action.gap and stopping.wait(action.gap):
+                        return "end"
+                    done, error = send_all(dst, piece)
+                    if done:
+                        whole = done == len(action.data)
+                        rec.record_out(action.data if whole else bytes(piece[:done]))
+                    if error is not None:
+                        if isinstance(error, ConnectionResetError | BrokenPipeError):
+                            rec.record("reset", note="by peer")
+                            self._finish(reset=self.client if way == "upstream" else None)
+                        return "end"
+            elif isinstance(action, Wait):
+                if stopping.wait(action.seconds):
+                    return "end"
+            elif isinstance(action, Note):
+                self.conn.record("fault", note=f"{way}: {action.text}")
+            elif isinstance(action, Close):
+                self._finish()
+                return "end"
+            elif isinstance(action, Reset):
+                self._finish(reset=self.client if way == "downstream" else dst)
+                return "end"
+            elif isinstance(action, Hang):
+                if action.seconds is None:
+                    return "hang"
+                if stopping.wait(action.seconds):
+                    return "end"
+            elif isinstance(action, HalfClose):
+                with contextlib.suppress(OSError):
+                    _raw_shutdown(dst, socket.SHUT_WR)
+                return "hang"
+        return "ok"
+
+    def _pump_done(self) -> None:
+        with self._lock:
+            self._done += 1
+            both = self._done >= 2
+        if both or self.proxy._stopping.is_set():
+            self._finish()
+
+    def _finish(self, reset: socket.socket | None = None) -> None:
+        """Close both sockets (one with a RST if asked) and record it, once."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            up = self.upstream
+        stopped = self.proxy._stopping.is_set()
+        for s, rec in ((self.client, self.conn), (up, self.conn.upstream)):
+            if s is None:
+                continue
+            if s is reset:
+                send_rst(s)
+                rec.record("reset", note="by proxy")
+            else:
+                with contextlib.suppress(OSError):
+                    _raw_shutdown(s, socket.SHUT_RDWR)
+                s.close()
+                rec.record("close", note="proxy stopped" if stopped else "")
+
+
+def _where(address: tuple[str, int]) -> str:
+    return f"{address[0]}:{address[1]}"
+
+
+class TCPProxy(Peer):
+    """A recording, fault-injecting TCP proxy on loopback in front of ``upstream``.
+
+    ``TCPProxy(upstream=("127.0.0.1", 6379))``: point the client at ``proxy.address``. Options:
+    ``host="127.0.0.1"``, ``port=0``, ``seed=None``, ``framing=lines()`` (how
+    :meth:`save_scenario` cuts requests), ``connect_timeout=5.0``, ``on_event``.
+    ``fault(f, direction="upstream" | "downstream" | "both", connections=[...])`` acts live.
+    Not strict: a proxy has no script to break.
+    """
+
+    kind = "TCPProxy"
+    transport = "tcp"
+
+    def __init__(
+        self,
+        *,
+        upstream: tuple[str, int],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int | None = None,
+        framing: Framing | None = None,
+        connect_timeout: float = 5.0,
+        on_event: EventListener | None = None,
+    ) -> None:
+        if not isinstance(upstream, tuple | list) or len(upstream) != 2:
+            raise TypeError(
+                "upstream must be a (host, port) pair such as ('127.0.0.1', 6379), "
+                f"got {upstream!r}"
+            )
+        up_host, up_port = check_host_port(upstream[0], upstream[1])
+        self.upstream: tuple[str, int] = (up_host, up_port)
+        self.framing: Framing = framing if framing is not None else lines()
+        self.connect_timeout = float(connect_timeout)
+        self._links: list[_Link] = []
+        self._sock: socket.socket | None = None
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
+        super().__init__(host=host, port=port, strict=False, seed=seed, on_event=on_event)
+        self._faults.directions = DIRECTIONS
+
+    # -- lifecycle -------------------------------------------------
+
+    def start(self) -> Self:
+        """Listen and start accepting; returns the proxy."""
+        self._check_new()
+        sock = socket.socket(family_of(self._host), socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self._host, self._port))
+            sock.listen(128)
+        except OSError as exc:
+            sock.close()
+            raise bind_error(exc, self._host, self._port) from None
+        self._sock = sock
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._t0 = time.perf_counter()
+        self._state = "started"
+        self._threads.start(self._accept_loop, name="accept")
+        return self
+
+    def _shutdown(self) -> None:
+        with self._lock:
+            if self._state != "started":
+                self._state = "stopped"
+                return
+            self._state = "stopping"
+            self._stopping.set()
+        assert self._wake_w is not None
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+        for link in list(self._links):
+            link.abort()
+        self._threads.join_all(timeout=5.0)
+        for link in list(self._links):
+            link._finish()
+        for s in (self._sock, self._wake_r, self._wake_w):
+            if s is not None:
+                s.close()
+        self._state = "stopped"
+
+    def _bound_port(self) -> int | None:
+        if self._sock is None:
+            return None
+        return int(self._sock.getsockname()[1])
+
+    def _accept_loop(self) -> None:
+        sock = self._sock
+        assert sock is not None
+        assert self._wake_r is not None
+        with selectors.DefaultSelector() as sel:
+            sel.register(sock, selectors.EVENT_READ, "accept")
+            sel.register(self._wake_r, selectors.EVENT_READ, "wake")
+            while not self._stopping.is_set():
+                for key, _ in sel.select():
+                    if key.data == "wake":
+                        return
+                    try:
+                        client, peer = sock.accept()
+                    except OSError:
+                        continue
+                    self._accepted(client, peer)
+
+    def _accepted(self, client: socket.socket, peer: Any) -> None:
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self._lock:
+            if self._stopping.is_set():
+                client.close()
+                return
+            conn = ProxyConnection(
+                len(self._connections) + 1,
+                (peer[0], peer[1]),
+                self._clock,
+                self._on_change,
+                self.upstream,
+            )
+            self._connections.append(conn)
+            link = _Link(self, client, conn)
+            self._links.append(link)
+        conn.record("connect", note=f"from {peer[0]}:{peer[1]}")
+        self._threads.start(link.run, name=f"link {conn.number}")
+
+    # -- faults -----------------------------------------------------
+
+    def fault(  # type: ignore[override]
+        self, fault: Fault, connections: list[int] | None = None, direction: str = "both"
+    ) -> Fault:
+        """Attach a fault to one direction (``"upstream"``: client to server,
+        ``"downstream"``: server to client) or ``"both"`` (the default); live on open
+        connections from their next chunk."""
+        return self._faults.add(fault, connections, direction)
+
+    # -- the recording -----------------------------------------------
+
+    @property
+    def connections(self) -> list[ProxyConnection]:
+        """Every client connection, in accept order; ``.upstream`` holds the other side."""
+        return [c for c in self._connections if isinstance(c, ProxyConnection)]
+
+    def _title_details(self) -> str:
+        return f", upstream {_where(self.upstream)}"
+
+    def save_scenario(self, path: str | Path) -> Path:
+        """Write what the proxy saw as a scenario file that a fake server replays.
+
+        Each client request (cut by the proxy's framing) becomes a rule answering with what
+        the real server sent back before the next request; a greeting becomes an
+        ``on_connect`` rule. See docs/scenarios.md.
+        """
+        from sockfix.core.scenario import exchanges_from, write_scenario
+
+        records = [(c.events, c.upstream.events) for c in self.connections]
+        return write_scenario(path, exchanges_from(records, self.framing), framing=self.framing)
