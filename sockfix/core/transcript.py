@@ -28,13 +28,21 @@ _RESET = "\x1b[0m"
 
 
 def render_event(
-    event: Event, *, hexdump: bool = True, color: bool = False, max_bytes: int | None = None
+    event: Event,
+    *,
+    hexdump: bool = True,
+    color: bool = False,
+    max_bytes: int | None = None,
+    side: str = "",
 ) -> list[str]:
-    """One event as lines: ``+0.001234s in   6 B  PING\\r\\n  (note)`` then its hex rows."""
+    """One event as lines: ``+0.001234s << in   6 B  PING\\r\\n  (note)`` then its hex rows.
+
+    ``side`` prefixes the arrow (a proxy marks its upstream socket's events ``up``).
+    """
     kind = event.kind
     data = event.data
     shown = data if max_bytes is None else data[:max_bytes]
-    head = f"+{event.time:.6f}s {_ARROWS.get(kind, '--')} {kind:<7}"
+    head = f"+{event.time:.6f}s {side}{_ARROWS.get(kind, '--')} {kind:<7}"
     if kind in ("in", "out"):
         head += f" {len(data)} B  {escaped(shown)}"
     elif data:
@@ -43,6 +51,7 @@ def render_event(
         head += f" ... (+{len(data) - len(shown)} B)"
     if event.note:
         head += f"  ({event.note})"
+    head = head.rstrip()
     if color and kind in _COLOURS:
         head = f"{_COLOURS[kind]}{head}{_RESET}"
     lines = [head]
@@ -60,15 +69,25 @@ def render_connection(conn: Connection, *, limit: int = DEFAULT_LIMIT, color: bo
         f"{conn.bytes_received} B in, {conn.bytes_sent} B out, "
         f"{n_msg} message{'s' if n_msg != 1 else ''}"
     ]
+    events = [("", e) for e in list(conn.events)]
+    upstream = getattr(conn, "upstream", None)
+    if isinstance(upstream, Connection):  # a proxy's connection: both sockets, on one clock
+        lines[0] += (
+            f"; upstream {upstream.peer[0]}:{upstream.peer[1]}: "
+            f"{upstream.bytes_sent} B sent, {upstream.bytes_received} B received"
+        )
+        events = [("   ", e) for _, e in events] + [("up ", e) for e in list(upstream.events)]
+        events.sort(key=lambda pair: pair[1].time)
     budget = limit
     hidden_bytes = hidden_events = 0
-    for event in list(conn.events):
+    for side, event in events:
         if budget <= 0 and event.data:
             hidden_bytes += len(event.data)
             hidden_events += 1
             continue
         lines += [
-            "  " + line for line in render_event(event, color=color, max_bytes=max(budget, 0))
+            "  " + line
+            for line in render_event(event, color=color, max_bytes=max(budget, 0), side=side)
         ]
         budget -= len(event.data)
     if hidden_events:
