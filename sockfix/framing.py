@@ -30,7 +30,14 @@ Framing = Callable[[bytes], "int | None"]
 
 
 class FramingError(ValueError):
-    """A framing returned a length outside ``1..len(buffer)``."""
+    """A framing returned a length outside ``1..len(buffer)``.
+
+    ``messages`` holds the complete messages cut from the same read before the bad length.
+    """
+
+    def __init__(self, text: str, messages: list[bytes] | None = None) -> None:
+        super().__init__(text)
+        self.messages = messages or []
 
 
 class BuiltinFraming:
@@ -268,7 +275,8 @@ class Framer:
                     raise FramingError(
                         f"framing {describe(self._framing)} returned {n!r} for a buffer of "
                         f"{avail} bytes: it must return an int in 1..len(buffer), or None "
-                        "to wait for more bytes"
+                        "to wait for more bytes",
+                        out,
                     )
                 out.append(bytes(src[pos : pos + n]))
                 pos += n

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["PortInUseError", "StrictError", "bytes_hint", "require_bytes"]
+__all__ = ["PortInUseError", "ScenarioError", "StrictError", "bytes_hint", "require_bytes"]
 
 
 class StrictError(AssertionError):
@@ -24,9 +24,24 @@ class PortInUseError(OSError):
     """The requested port is taken on that host."""
 
 
+class ScenarioError(ValueError):
+    """A scenario file cannot be read or breaks the schema (see docs/scenarios.md).
+
+    The message names the file, the key path and the fix:
+    ``redis.toml: rules[2].respond: expected a string or a list of them, got 42 ...``.
+    ``source`` is the file (as given), ``key`` the key path ("" when the file as a whole).
+    """
+
+    def __init__(self, message: str, *, source: str = "", key: str = "") -> None:
+        super().__init__(message)
+        self.source = source
+        self.key = key
+
+
 # Shown as sockfix.StrictError in tracebacks and reports, where users import it from.
 StrictError.__module__ = "sockfix"
 PortInUseError.__module__ = "sockfix"
+ScenarioError.__module__ = "sockfix"
 
 
 def bytes_hint(value: object) -> str:

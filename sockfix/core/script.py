@@ -74,12 +74,18 @@ class Script:
         try:
             messages = self.framer.feed(data)
         except FramingError as exc:
+            # Answer what was cut before the bad length, then report and close.
+            actions = self._on_messages(exc.messages) if exc.messages else []
             conn.record("error", note=str(exc))
             self._problem(f"{exc}; the connection was closed")
             self.done = True
-            return [Close(note="framing error")]
+            return [*actions, Close(note="framing error")]
         if not messages:
             return []
+        return self._on_messages(messages)
+
+    def _on_messages(self, messages: list[bytes]) -> list[Action]:
+        conn = self.conn
         first = len(conn.messages) + 1
         conn.add_messages(messages)
         if self.hanging:
@@ -131,7 +137,7 @@ class Script:
                     raise _ResponseError(_bad_result("the handler", reply))
             except Exception as exc:
                 return self._failed(message, "the handler", exc)
-            return [Send(bytes(reply), note="handler")]
+            return [Send(bytes(reply), note="handler")] if reply else []
         if self.strict:
             self.conn.record("error", message, "no rule matched")
             self._problem(

@@ -81,7 +81,7 @@ class FaultSet:
                 f"fault() takes a fault from sockfix.faults, such as faults.Reset(), got {fault!r}"
             )
         if self.transport not in fault.transports:
-            fitting = ", ".join(sorted(type(f).__name__ for f in _fitting(self.transport)))
+            fitting = ", ".join(sorted(cls.__name__ for cls in _fitting(self.transport)))
             raise TypeError(
                 f"{fault!r} is not a {self.transport.upper()} fault; "
                 f"{self.transport.upper()} takes {fitting}"

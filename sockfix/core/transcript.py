@@ -81,7 +81,7 @@ def render_connection(conn: Connection, *, limit: int = DEFAULT_LIMIT, color: bo
     budget = limit
     hidden_bytes = hidden_events = 0
     for side, event in events:
-        if budget <= 0 and event.data:
+        if budget <= 0 and event.kind in ("in", "out"):
             hidden_bytes += len(event.data)
             hidden_events += 1
             continue
@@ -92,7 +92,8 @@ def render_connection(conn: Connection, *, limit: int = DEFAULT_LIMIT, color: bo
         budget -= len(event.data)
     if hidden_events:
         lines.append(
-            f"  ... {hidden_bytes} more bytes in {hidden_events} events not shown "
+            f"  ... {hidden_bytes} more bytes in {hidden_events} "
+            f"event{'s' if hidden_events != 1 else ''} not shown "
             f"(limit {limit} B per connection); the recording keeps them all"
         )
     return "\n".join(lines)
