@@ -7,7 +7,7 @@ its own client at it, and asserts on the exact bytes that crossed the wire.
 from __future__ import annotations
 
 from sockfix import faults, framing
-from sockfix.core.errors import PortInUseError, StrictError
+from sockfix.core.errors import PortInUseError, ScenarioError, StrictError
 from sockfix.core.handlers import echo
 from sockfix.core.patterns import ANY
 from sockfix.core.record import Connection, Datagram, Event
@@ -26,6 +26,7 @@ __all__ = [
     "PortInUseError",
     "ProxyConnection",
     "Rule",
+    "ScenarioError",
     "StrictError",
     "TCPProxy",
     "TCPServer",

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from sockfix.core.errors import StrictError
-from sockfix.net.runtime import watch
+from sockfix.net.runtime import seeded, watch
 from sockfix.net.tcp import TCPServer
 
 __all__ = ["SECTION_TITLE", "TRANSCRIPT_CHOICES"]
@@ -30,6 +30,10 @@ MAX_SERVERS_SHOWN = 8
 _SEEN = pytest.StashKey[list[Any]]()
 _MADE = pytest.StashKey[list[Any]]()
 _CALL_FAILED = pytest.StashKey[bool]()
+# Config-wide: the fixtures being set up right now (innermost last), and the servers made by
+# fixtures wider than a function (they outlive one test; stopped when their fixture ends).
+_SETTING_UP = pytest.StashKey[list[Any]]()
+_WIDER = pytest.StashKey[list[tuple[Any, Any]]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -60,22 +64,65 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> Generator[None, object, object]:
+    setting_up = request.config.stash.setdefault(_SETTING_UP, [])
+    setting_up.append(fixturedef)
+    try:
+        return (yield)
+    finally:
+        setting_up.pop()
+
+
+def pytest_fixture_post_finalizer(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> None:
+    # A wider fixture ended: stop (quietly) what it made and forgot, and forget it.
+    wider = request.config.stash.get(_WIDER, [])
+    for server, _ in [w for w in wider if w[1] is fixturedef]:
+        server.stop(check=False)
+    wider[:] = [w for w in wider if w[1] is not fixturedef]
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(
     item: pytest.Item, nextitem: pytest.Item | None
 ) -> Generator[None, object, object]:
     seen: list[Any] = []
     item.stash[_SEEN] = seen
     item.stash[_MADE] = []
+    item.stash[_CALL_FAILED] = False
+    setting_up = item.config.stash.setdefault(_SETTING_UP, [])
+    wider = item.config.stash.setdefault(_WIDER, [])
+
+    def created(server: Any) -> None:
+        fixturedef = setting_up[-1] if setting_up else None
+        if fixturedef is not None and fixturedef.scope != "function":
+            wider.append((server, fixturedef))  # its fixture owns it, across tests
+        else:
+            seen.append(server)
+
     try:
-        with watch(seen.append):
+        # --sockfix-seed reaches every server the test makes, the fixtures' and its own.
+        with watch(created), seeded(item.config.getoption("sockfix_seed")):
             return (yield)
     finally:
         for server in seen:  # servers a test started and never stopped: stop them, quietly
             server.stop(check=False)
 
 
+def _servers_of(item: pytest.Item) -> list[Any]:
+    """The servers to show for ``item``: those of wider fixtures it uses, then its own."""
+    names = set(getattr(item, "fixturenames", ()))
+    wider = item.config.stash.get(_WIDER, [])
+    shared = [s for s, fixturedef in wider if fixturedef.argname in names]
+    return shared + item.stash.get(_SEEN, [])
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    __tracebackhide__ = True  # the report shows the StrictError's text, not this hook
     result = yield
     # The test body passed: report strict problems now, as a failure of the test itself.
     errors: list[StrictError] = []
@@ -93,10 +140,10 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    if report.when == "call":
-        item.stash[_CALL_FAILED] = report.failed
+    if report.when in ("setup", "call") and report.failed:
+        item.stash[_CALL_FAILED] = True  # already failed: teardown adds no strict error
     mode = _transcript_mode(item.config)
-    servers = item.stash.get(_SEEN, [])
+    servers = _servers_of(item)
     wanted = (mode == "always" and report.when == "call") or (mode != "never" and report.failed)
     if servers and wanted:
         report.sections.append((SECTION_TITLE, _render(servers)))
@@ -116,8 +163,9 @@ def _render(servers: list[Any]) -> str:
 
 
 def _raise_all(errors: list[StrictError]) -> None:
+    __tracebackhide__ = True
     if len(errors) == 1:
-        raise errors[0]
+        raise errors[0].with_traceback(None)  # its text says it all; check()'s frame does not
     if errors:
         raise StrictError(
             "\n\n".join(str(e) for e in errors), [p for e in errors for p in e.problems]
@@ -125,6 +173,7 @@ def _raise_all(errors: list[StrictError]) -> None:
 
 
 def _factory(request: pytest.FixtureRequest, cls: type[Any]) -> Iterator[Callable[..., Any]]:
+    __tracebackhide__ = True
     made: list[Any] = []
     item_made = request.node.stash.get(_MADE, None)
     seed = request.config.getoption("sockfix_seed")
@@ -157,6 +206,7 @@ def make_tcp_server(request: pytest.FixtureRequest) -> Iterator[Callable[..., TC
     Takes the keywords of ``TCPServer``; everything it started is stopped at teardown, and a
     strict server's problems fail the test.
     """
+    __tracebackhide__ = True
     yield from _factory(request, TCPServer)
 
 

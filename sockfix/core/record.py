@@ -61,6 +61,10 @@ class _Stream:
         self.chunks.append(data)
         self.count += len(data)
 
+    def reset_cache(self) -> None:
+        self._cache = b""
+        self._cached_n = 0
+
     def joined(self) -> bytes:
         chunks = self.chunks
         n = len(chunks)
@@ -152,15 +156,37 @@ class Connection:
         if self._on_change is not None:
             self._on_change(self, event)
 
-    def record_out(self, data: bytes) -> None:
-        """``record("out", data)``, inlined for the per-send hot path."""
-        event = Event(self._clock(), "out", data, "")
+    def record_out(self, data: bytes, note: str = "") -> tuple[int, int]:
+        """``record("out", data)``, inlined for the per-send hot path.
+
+        The socket layer records a send *before* making it, so that no client can hold bytes
+        that ``sent`` does not show yet; if the send then fails part way, it calls
+        :meth:`amend_out` with the returned token and the bytes that really went.
+        """
+        event = Event(self._clock(), "out", data, note)
         stream = self._out
-        stream.chunks.append(data)
+        chunks = stream.chunks
+        chunks.append(data)
         stream.count += len(data)
-        self.events.append(event)
+        events = self.events
+        events.append(event)
+        token = (len(events) - 1, len(chunks) - 1)
         if self._on_change is not None:
             self._on_change(self, event)
+        return token
+
+    def amend_out(self, token: tuple[int, int], sent: bytes) -> None:
+        """Correct the ``"out"`` event of ``token`` to the ``sent`` prefix that really went."""
+        event_index, chunk_index = token
+        old = self.events[event_index]
+        note = f"{old.note}; " if old.note else ""
+        self.events[event_index] = Event(
+            old.time, "out", sent, f"{note}send failed after {len(sent)} of {len(old.data)} bytes"
+        )
+        stream = self._out
+        stream.chunks[chunk_index] = sent
+        stream.count -= len(old.data) - len(sent)
+        stream.reset_cache()
 
     def add_messages(self, messages: list[bytes]) -> None:
         self.messages.extend(messages)

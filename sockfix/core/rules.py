@@ -9,7 +9,7 @@ from contextlib import AbstractContextManager as ContextManager
 from typing import Literal
 
 from sockfix.core.errors import bytes_hint
-from sockfix.core.patterns import Matcher, as_matcher
+from sockfix.core.patterns import Matcher, Pattern, as_matcher
 from sockfix.core.text import short
 
 __all__ = ["Response", "Rule", "RuleBook"]
@@ -38,6 +38,11 @@ def _check_chunks_cover(chunks: int | tuple[int, ...] | None, pieces: list[Respo
                 f"chunked({list(chunks)}) covers {sum(chunks)} bytes but the reply "
                 f"is {total} bytes: add sizes so they sum to at least {total}"
             )
+
+
+def _callable_name(fn: object) -> str:
+    name = str(getattr(fn, "__qualname__", "callable"))
+    return name if name.startswith("<") else f"<{name}>"
 
 
 class Rule:
@@ -156,7 +161,7 @@ class Rule:
             parts.append(
                 f"respond({short(piece, 40)})"
                 if isinstance(piece, bytes)
-                else f"respond(<{getattr(piece, '__qualname__', 'callable')}>)"
+                else f"respond({_callable_name(piece)})"
             )
         if self.wait:
             parts.append(f"delay({self.wait:g})")
@@ -185,7 +190,7 @@ class RuleBook:
         self.greetings: list[Rule] = []
         self._guard: ContextManager[object] = guard or contextlib.nullcontext()
 
-    def expect(self, pattern: object) -> Rule:
+    def expect(self, pattern: Pattern) -> Rule:
         matcher = as_matcher(pattern)
         with self._guard:
             rule = Rule(matcher, len(self.rules) + 1)

@@ -17,19 +17,20 @@ Pure: no sockets, no threads (reading and writing the file is the only I/O).
 from __future__ import annotations
 
 import difflib
+import inspect
 import math
 import os
 import re
 import tomllib
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import MISSING, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from sockfix import faults as _faults
 from sockfix.core.errors import ScenarioError
-from sockfix.core.patterns import ANY
+from sockfix.core.patterns import ANY, Pattern
 from sockfix.core.record import Event
 from sockfix.core.rules import Rule, RuleBook
 from sockfix.framing import (
@@ -61,6 +62,7 @@ __all__ = [
     "write_scenario",
 ]
 
+Ending = Literal["close", "reset", "hang"]
 VERSION = 1
 TOP_KEYS = ("version", "framing", "host", "port", "seed", "strict", "rules", "faults")
 RULE_KEYS = (
@@ -80,10 +82,8 @@ RULE_KEYS = (
     "hang",
 )
 EXPECT_KEYS = ("expect", "expect_hex", "expect_regex", "expect_any")
-ENDINGS = ("close", "reset", "hang")
+ENDINGS: tuple[Ending, ...] = ("close", "reset", "hang")
 FAULT_RESERVED = ("name", "args", "connections")
-
-Ending = Literal["close", "reset", "hang"]
 
 
 # ----------------------------------------------------------------------------- the model
@@ -109,7 +109,7 @@ class RuleSpec:
     ending: Ending | None = None
     comment: str = field(default="", compare=False)
 
-    def pattern(self) -> object:
+    def pattern(self) -> Pattern:
         """The ``expect()`` pattern: bytes, a compiled bytes regex, or ``sockfix.ANY``."""
         if self.expect is not None:
             return self.expect
@@ -184,7 +184,7 @@ class Scenario:
 class RuleTarget(Protocol):
     """What :meth:`RuleSpec.build` needs: a ``TCPServer`` (or a ``RuleBook``)."""
 
-    def expect(self, pattern: object) -> Rule: ...
+    def expect(self, pattern: Pattern) -> Rule: ...
 
     def on_connect(self) -> Rule: ...
 
@@ -192,7 +192,9 @@ class RuleTarget(Protocol):
 class Scriptable(RuleTarget, Protocol):
     """What :meth:`Scenario.apply` needs of a server (a ``TCPServer``)."""
 
-    def fault(self, fault: _faults.Fault, connections: list[int] | None = None) -> _faults.Fault: ...
+    def fault(
+        self, fault: _faults.Fault, connections: list[int] | None = None
+    ) -> _faults.Fault: ...
 
 
 # ----------------------------------------------------------------------------- reading
@@ -228,7 +230,7 @@ def loads(text: str, source: str = "<scenario>") -> Scenario:
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(
             f"{source}: not valid TOML: {exc}; fix the syntax there (strings need double "
-            "quotes, e.g. respond = \"ok\\r\\n\"; each rule starts with [[rules]])",
+            'quotes, e.g. respond = "ok\\r\\n"; each rule starts with [[rules]])',
             source=source,
         ) from None
     return _Reader(source).scenario(doc)
@@ -330,9 +332,8 @@ class _Reader:
             for i, item in enumerate(value):
                 where = f"{key}[{i}]"
                 if not isinstance(item, str):
-                    raise self.fail(
-                        where, f"expected a {'hex ' if as_hex else ''}string, got {_show(item)}", fix
-                    )
+                    kind = "a hex string" if as_hex else "a string"
+                    raise self.fail(where, f"expected {kind}, got {_show(item)}", fix)
                 out.append(self.hex_bytes(item, where) if as_hex else item.encode("utf-8"))
             return tuple(out)
         what = "a hex string" if as_hex else "a string"
@@ -379,9 +380,7 @@ class _Reader:
         strict = True
         if "strict" in doc:
             strict = self.boolean(doc["strict"], "strict", "write strict = true or strict = false")
-        rules = tuple(
-            self.rule(t, f"rules[{i}]") for i, t in enumerate(self.tables(doc, "rules"))
-        )
+        rules = tuple(self.rule(t, f"rules[{i}]") for i, t in enumerate(self.tables(doc, "rules")))
         fault_specs = tuple(
             self.fault(t, f"faults[{i}]") for i, t in enumerate(self.tables(doc, "faults"))
         )
@@ -399,8 +398,11 @@ class _Reader:
 
     def rule(self, table: dict[str, Any], where: str) -> RuleSpec:
         self.unknown(table, RULE_KEYS, where)
-        options = {k: v for k, v in table.items()}
-        what = "write exactly one of expect, expect_hex, expect_regex, expect_any = true or on_connect = true"
+        options = dict(table)
+        what = (
+            "write exactly one of expect, expect_hex, expect_regex, expect_any = true "
+            "or on_connect = true"
+        )
         on_connect = False
         if "on_connect" in options:
             on_connect = self.boolean(options["on_connect"], f"{where}.on_connect", what)
@@ -431,7 +433,8 @@ class _Reader:
             expect = self.hex_bytes(options["expect_hex"], f"{where}.expect_hex")
         elif "expect_regex" in options:
             key = f"{where}.expect_regex"
-            regex = self.string(options["expect_regex"], key, "write expect_regex = 'GET (\\w+)\\r\\n'")
+            fix = "write expect_regex = 'GET (\\w+)\\r\\n'"
+            regex = self.string(options["expect_regex"], key, fix)
             try:
                 re.compile(regex.encode("utf-8"))
             except re.error as exc:
@@ -509,13 +512,16 @@ class _Reader:
         if isinstance(value, list):
             if not value:
                 raise self.fail(key, "an empty list of sizes", fix)
-            return tuple(self.integer(v, f"{key}[{i}]", fix, minimum=1) for i, v in enumerate(value))
+            return tuple(
+                self.integer(v, f"{key}[{i}]", fix, minimum=1) for i, v in enumerate(value)
+            )
         return self.integer(value, key, fix, minimum=1)
 
     def fault(self, table: dict[str, Any], where: str) -> FaultSpec:
         names = ", ".join(sorted(n for n, c in _faults.REGISTRY.items() if "tcp" in c.transports))
         if "name" not in table:
-            raise self.fail(where, "the fault has no name", f'add name = "latency" (one of {names})')
+            fix = f'add name = "latency" (one of {names})'
+            raise self.fail(where, "the fault has no name", fix)
         name = self.string(table["name"], f"{where}.name", f"write one of {names}")
         key = name.strip().lower().replace("-", "_")
         cls = _faults.REGISTRY.get(key)
@@ -570,14 +576,10 @@ def _last(key: str) -> str:
 
 
 def _signature(cls: type[_faults.Fault]) -> str:
+    """``seconds, jitter=0.0, probability=1.0``: the fault's parameters, in order."""
     parts = []
-    for f in fields(cls):
-        if not f.init:
-            continue
-        if f.default is MISSING and f.default_factory is MISSING:
-            parts.append(f.name)
-        else:
-            parts.append(f"{f.name}={f.default!r}")
+    for p in inspect.signature(cls).parameters.values():
+        parts.append(p.name if p.default is p.empty else f"{p.name}={p.default!r}")
     return ", ".join(parts)
 
 
@@ -602,10 +604,10 @@ def toml_string(text: str, literal: bool = False) -> str:
     """``text`` as a TOML string that reads back exactly.
 
     A basic string (``"..."``) escapes quotes, backslashes and every non-printable character;
-    with ``literal=True`` a literal string (``'...'``, backslashes kept as written) is used when
-    the text allows one.
+    with ``literal=True``, text holding backslashes is written as a literal string (``'...'``,
+    backslashes kept as written) when it allows one.
     """
-    if literal and "'" not in text and text.isprintable():
+    if literal and "\\" in text and "'" not in text and text.isprintable():
         return f"'{text}'"
     out = []
     for ch in text:
@@ -785,8 +787,7 @@ def exchanges_from(
                     messages = framer.feed(event.data)
                 except FramingError as exc:
                     raise ScenarioError(
-                        f"connection {number}: {exc}; record with a framing that fits "
-                        "the protocol"
+                        f"connection {number}: {exc}; record with a framing that fits the protocol"
                     ) from None
                 requests += messages
                 times += [event.time] * len(messages)
@@ -867,8 +868,7 @@ def write_scenario(
     header = (
         "recorded by sockfix.TCPProxy.save_scenario: each request answered with the reply",
         "the real server sent, once and in order",
-        f'replay: sockfix.TCPServer.from_scenario("{target.name}") or '
-        f"sockfix serve {target.name}",
+        f'replay: sockfix.TCPServer.from_scenario("{target.name}") or sockfix serve {target.name}',
         *scenario.header,
     )
     text = dumps(replace(scenario, header=header))

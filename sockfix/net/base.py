@@ -82,6 +82,7 @@ class Peer:
         self._changes = Changes()
         self._threads = ThreadSet(f"sockfix {self.kind}")
         self._stopping = threading.Event()
+        self._stopped = threading.Event()
         self._t0 = time.perf_counter()
         self._state = "new"
         self._reported: set[str] = set()
@@ -100,6 +101,28 @@ class Peer:
 
     # -- lifecycle ------------------------------------------------
 
+    def _begin_stop(self) -> bool:
+        """True for the one caller that must do the stopping; the others wait for it."""
+        with self._lock:
+            elsewhere = self._state == "stopping"
+            if self._state != "started" and not elsewhere:
+                self._state = "stopped"
+                return False
+            if not elsewhere:
+                self._state = "stopping"
+                self._stopping.set()
+        if elsewhere:
+            # Another thread is stopping: return once it is done (unless we are one of the
+            # threads it joins, e.g. stop() from an on_event callback).
+            if threading.current_thread() not in self._threads:
+                self._stopped.wait(10.0)
+            return False
+        return True
+
+    def _end_stop(self) -> None:
+        self._state = "stopped"
+        self._stopped.set()
+
     def _check_new(self) -> None:
         if self._state != "new":
             raise RuntimeError(f"this {self.kind} was already {self._state}; make a new one")
@@ -113,6 +136,8 @@ class Peer:
         self._shutdown()
         if check:
             self.check()
+        else:  # looked at and waived: the plugin will not raise them either
+            self._reported.update(self.problems)
 
     def __enter__(self) -> Self:
         return self.start()
@@ -142,7 +167,13 @@ class Peer:
         if changes.waiting:
             changes.notify()
         if self.on_event is not None:
-            self.on_event(conn, event)
+            try:
+                self.on_event(conn, event)
+            except Exception as exc:  # the user's callback must not break the connection
+                self._problems.append(
+                    f"on_event callback {_describe(self.on_event)} raised on a {event.kind!r} "
+                    f"event of connection {conn.number}: {exc!r}"
+                )
 
     # -- where ------------------------------------------------
 

@@ -194,26 +194,29 @@ class ConnectionRunner:
 
     def _send(self, action: Send) -> bool:
         if action.chunks is None:
-            return self._send_exact(memoryview(action.data), action.data)
+            return self._send_exact(memoryview(action.data), action.data, action.note)
         pieces = action.pieces()
         for i, piece in enumerate(pieces):
             if i and action.gap and self.stopping.wait(action.gap):
                 return False
-            if not self._send_exact(piece, action.data):
+            if not self._send_exact(piece, action.data, action.note):
                 return False
         return True
 
-    def _send_exact(self, view: memoryview, whole: bytes) -> bool:
+    def _send_exact(self, view: memoryview, whole: bytes, note: str = "") -> bool:
         """Send all of ``view``, recording exactly what the kernel accepted.
 
         One ``"out"`` event per piece: the piece itself when all of it went (no copy), else
         the prefix that did go before the error.
         """
         conn = self.conn
+        # Recorded before sending: a client never holds bytes that `sent` does not show.
+        whole_view = view.obj is whole and len(view) == len(whole)
+        token = conn.record_out(whole if whole_view else bytes(view), note)
         done, exc = send_all(self.sock, view)
         if exc is not None:
-            if done:
-                conn.record_out(bytes(view[:done]))
+            if done < len(view):
+                conn.amend_out(token, bytes(view[:done]))
             if self.stopping.is_set():
                 pass  # stop() shut the socket down (EPIPE): not the peer's doing
             elif isinstance(exc, ConnectionResetError | BrokenPipeError):
@@ -221,10 +224,6 @@ class ConnectionRunner:
             else:
                 conn.record("error", note=f"send: {exc}")
             return False
-        if view.obj is whole and done == len(whole):
-            conn.record_out(whole)
-        else:
-            conn.record_out(bytes(view))
         return True
 
     def _peer_reset(self) -> None:

@@ -20,7 +20,7 @@ from typing import Any, Self
 
 from sockfix.core.actions import Action, Close, HalfClose, Hang, Note, Reset, Send, Wait
 from sockfix.core.record import Connection
-from sockfix.core.shaping import Shaper
+from sockfix.core.shaping import FaultSet, Shaper
 from sockfix.faults import Fault
 from sockfix.framing import Framing, lines
 from sockfix.net.base import EventListener, Peer, bind_error, check_host_port, family_of
@@ -50,6 +50,29 @@ class ProxyConnection(Connection):
     ) -> None:
         super().__init__(number, peer, clock, on_change)
         self.upstream = Connection(number, upstream_address, clock, on_change)
+
+
+class _Shaper(Shaper):
+    """A :class:`Shaper` that also gives the ``on_connect`` steps of faults attached while the
+    connection is open (at its next chunk): ``Hang()`` or ``Timeout()`` attached live act too."""
+
+    __slots__ = ("_started",)
+
+    def __init__(self, faults: FaultSet, seed: int, number: int, direction: str) -> None:
+        super().__init__(faults, seed, number, direction)
+        self._started: set[int] = set()
+
+    def starting(self) -> list[Action]:
+        """The ``on_connect`` steps of the faults not started on this connection yet."""
+        out: list[Action] = []
+        if not self._faults.attached:
+            return out
+        for a in self._active():
+            if a.index not in self._started:
+                self._started.add(a.index)
+                rng, state = self._state(a)
+                out += a.fault.on_connect(rng, state)
+        return out
 
 
 class _Link:
@@ -100,25 +123,33 @@ class _Link:
         conn = self.conn
         up = self.upstream
         assert up is not None
+        src_rec: Connection
+        dst_rec: Connection
         if direction == "upstream":
             src, dst, src_rec, dst_rec = self.client, up, conn, conn.upstream
         else:
             src, dst, src_rec, dst_rec = up, self.client, conn.upstream, conn
-        shaper = Shaper(self.proxy._faults, self.proxy.seed, conn.number, direction)
+        shaper = _Shaper(self.proxy._faults, self.proxy.seed, conn.number, direction)
         stopping = self.proxy._stopping
         muted = False
         try:
+            started = self._carry(shaper.starting(), dst, dst_rec, direction)
+            if started == "end":
+                return
+            muted = started == "hang"
             while True:
                 try:
                     data = src.recv(RECV_SIZE)
                 except ConnectionResetError:
+                    if self._closed or stopping.is_set():
+                        return
                     src_rec.record("reset", note="by peer")
                     self._finish(reset=dst)
                     return
                 except OSError:
                     return
                 if not data:
-                    if stopping.is_set():
+                    if stopping.is_set() or self._closed:
                         return
                     src_rec.record("eof", note="peer closed its side")
                     if not muted:
@@ -128,7 +159,9 @@ class _Link:
                 src_rec.record_in(data)
                 if muted:
                     continue
-                result = self._carry(shaper.shape([Send(data)]), dst, dst_rec, direction)
+                result = self._carry(shaper.starting(), dst, dst_rec, direction)
+                if result == "ok":
+                    result = self._carry(shaper.shape([Send(data)]), dst, dst_rec, direction)
                 if result == "hang":
                     muted = True
                 elif result == "end":
@@ -143,11 +176,17 @@ class _Link:
                 for i, piece in enumerate(action.pieces()):
                     if i and action.gap and stopping.wait(action.gap):
                         return "end"
+                    if self._closed:  # the other pump ended the link meanwhile
+                        return "end"
+                    whole = len(piece) == len(action.data)
+                    # Recorded before sending: the client never holds bytes `sent` lacks.
+                    token = rec.record_out(action.data if whole else bytes(piece))
                     done, error = send_all(dst, piece)
-                    if done:
-                        whole = done == len(action.data)
-                        rec.record_out(action.data if whole else bytes(piece[:done]))
+                    if done < len(piece):
+                        rec.amend_out(token, bytes(piece[:done]))
                     if error is not None:
+                        if stopping.is_set() or self._closed:
+                            return "end"
                         if isinstance(error, ConnectionResetError | BrokenPipeError):
                             rec.record("reset", note="by peer")
                             self._finish(reset=self.client if way == "upstream" else None)
@@ -161,7 +200,8 @@ class _Link:
                 self._finish()
                 return "end"
             elif isinstance(action, Reset):
-                self._finish(reset=self.client if way == "downstream" else dst)
+                # A reset through the proxy reaches both peers, as an upstream RST does.
+                self._finish(reset_both=True)
                 return "end"
             elif isinstance(action, Hang):
                 if action.seconds is None:
@@ -181,8 +221,8 @@ class _Link:
         if both or self.proxy._stopping.is_set():
             self._finish()
 
-    def _finish(self, reset: socket.socket | None = None) -> None:
-        """Close both sockets (one with a RST if asked) and record it, once."""
+    def _finish(self, reset: socket.socket | None = None, *, reset_both: bool = False) -> None:
+        """Close both sockets (one, or both, with a RST if asked) and record it, once."""
         with self._lock:
             if self._closed:
                 return
@@ -192,7 +232,12 @@ class _Link:
         for s, rec in ((self.client, self.conn), (up, self.conn.upstream)):
             if s is None:
                 continue
-            if s is reset:
+            if s is reset or reset_both:
+                # The other pump may be blocked reading this socket, and a close() from this
+                # thread would not release it (so no RST) until that read returns: SHUT_RD wakes
+                # the reader and sends nothing, then the close with SO_LINGER 0 sends the RST.
+                with contextlib.suppress(OSError):
+                    _raw_shutdown(s, socket.SHUT_RD)
                 send_rst(s)
                 rec.record("reset", note="by proxy")
             else:
@@ -241,6 +286,7 @@ class TCPProxy(Peer):
         self.connect_timeout = float(connect_timeout)
         self._links: list[_Link] = []
         self._sock: socket.socket | None = None
+        self._port_bound: int | None = None  # kept after stop(): the socket is closed by then
         self._wake_r: socket.socket | None = None
         self._wake_w: socket.socket | None = None
         super().__init__(host=host, port=port, strict=False, seed=seed, on_event=on_event)
@@ -260,6 +306,7 @@ class TCPProxy(Peer):
             sock.close()
             raise bind_error(exc, self._host, self._port) from None
         self._sock = sock
+        self._port_bound = int(sock.getsockname()[1])
         self._wake_r, self._wake_w = socket.socketpair()
         self._t0 = time.perf_counter()
         self._state = "started"
@@ -267,12 +314,8 @@ class TCPProxy(Peer):
         return self
 
     def _shutdown(self) -> None:
-        with self._lock:
-            if self._state != "started":
-                self._state = "stopped"
-                return
-            self._state = "stopping"
-            self._stopping.set()
+        if not self._begin_stop():
+            return
         assert self._wake_w is not None
         with contextlib.suppress(OSError):
             self._wake_w.send(b"x")
@@ -284,12 +327,10 @@ class TCPProxy(Peer):
         for s in (self._sock, self._wake_r, self._wake_w):
             if s is not None:
                 s.close()
-        self._state = "stopped"
+        self._end_stop()
 
     def _bound_port(self) -> int | None:
-        if self._sock is None:
-            return None
-        return int(self._sock.getsockname()[1])
+        return self._port_bound
 
     def _accept_loop(self) -> None:
         sock = self._sock
@@ -329,7 +370,7 @@ class TCPProxy(Peer):
 
     # -- faults -----------------------------------------------------
 
-    def fault(  # type: ignore[override]
+    def fault(
         self, fault: Fault, connections: list[int] | None = None, direction: str = "both"
     ) -> Fault:
         """Attach a fault to one direction (``"upstream"``: client to server,
@@ -340,7 +381,7 @@ class TCPProxy(Peer):
     # -- the recording -----------------------------------------------
 
     @property
-    def connections(self) -> list[ProxyConnection]:
+    def connections(self) -> list[ProxyConnection]:  # type: ignore[override]
         """Every client connection, in accept order; ``.upstream`` holds the other side."""
         return [c for c in self._connections if isinstance(c, ProxyConnection)]
 

@@ -47,6 +47,7 @@ class Changes:
     def wait_until(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
         """Block until ``predicate()`` is true; TimeoutError naming ``what`` after ``timeout``."""
         _check_timeout(timeout)
+        predicate = _Guarded(predicate, what)
         deadline = time.monotonic() + timeout
         with self._cond:
             self._waiting += 1
@@ -54,7 +55,7 @@ class Changes:
                 while not predicate():
                     left = deadline - time.monotonic()
                     if left <= 0:
-                        raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
+                        raise predicate.timeout(timeout)
                     self._cond.wait(min(left, _RECHECK_S))
             finally:
                 self._waiting -= 1
@@ -64,6 +65,7 @@ class Changes:
     ) -> None:
         """The asyncio twin of :meth:`wait_until`: never blocks the event loop."""
         _check_timeout(timeout)
+        predicate = _Guarded(predicate, what)
         loop = asyncio.get_running_loop()
         event = asyncio.Event()
         key = (loop, event)
@@ -73,7 +75,7 @@ class Changes:
             while not predicate():
                 left = deadline - loop.time()
                 if left <= 0:
-                    raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
+                    raise predicate.timeout(timeout)
                 event.clear()
                 if predicate():
                     break
@@ -81,6 +83,27 @@ class Changes:
                     await asyncio.wait_for(event.wait(), min(left, _RECHECK_S))
         finally:
             self._async.discard(key)
+
+
+class _Guarded:
+    """A predicate where a lookup error (``s.connections[0]`` before the first connect) counts
+    as "not yet"; the last such error goes into the timeout message."""
+
+    def __init__(self, predicate: Callable[[], bool], what: str) -> None:
+        self.predicate = predicate
+        self.what = what
+        self.last: LookupError | None = None
+
+    def __call__(self) -> bool:
+        try:
+            return self.predicate()
+        except LookupError as exc:
+            self.last = exc
+            return False
+
+    def timeout(self, seconds: float) -> TimeoutError:
+        raised = f" (its last check raised {self.last!r})" if self.last is not None else ""
+        return TimeoutError(f"timed out after {seconds:g} s waiting for {self.what}{raised}")
 
 
 def _check_timeout(timeout: object) -> None:
@@ -106,6 +129,11 @@ class ThreadSet:
             self._threads.add(thread)
             thread.start()
         return thread
+
+    def __contains__(self, thread: object) -> bool:
+        """Whether ``thread`` is one of these threads, still running."""
+        with self._lock:
+            return thread in self._threads
 
     def _run(self, target: Callable[..., Any], args: tuple[Any, ...]) -> None:
         try:

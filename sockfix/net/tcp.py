@@ -8,6 +8,7 @@ wakes any thread blocked in ``recv`` or ``send``), and joins every thread it sta
 from __future__ import annotations
 
 import contextlib
+import os
 import selectors
 import socket
 import socketserver
@@ -17,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Self
 
+from sockfix.core.patterns import Pattern
 from sockfix.core.record import Connection
 from sockfix.core.rules import Rule
 from sockfix.core.script import Handler, Script
@@ -110,6 +112,22 @@ class TCPServer(Peer):
         self._refusing = False
         super().__init__(host=host, port=port, strict=strict, seed=seed, on_event=on_event)
 
+    @classmethod
+    def from_scenario(cls, path: str | os.PathLike[str], **overrides: Any) -> Self:
+        """A server set up from a scenario file (docs/scenarios.md), not yet started.
+
+        The file's framing, strict, and host, port and seed when it sets them, are the
+        options; keyword ``overrides`` (any ``TCPServer`` option, e.g. ``port=0``) win over
+        them. Its rules are added in file order and its faults attached. A file that cannot be
+        read or breaks the schema raises :class:`sockfix.ScenarioError` naming the key and fix.
+        """
+        from sockfix.core.scenario import load
+
+        scenario = load(path)
+        server = cls(**{**scenario.server_options(), **overrides})
+        scenario.apply(server)
+        return server
+
     # -- lifecycle ------------------------------------------------
 
     def start(self) -> Self:
@@ -126,12 +144,8 @@ class TCPServer(Peer):
         return self
 
     def _shutdown(self) -> None:
-        with self._lock:
-            if self._state != "started":
-                self._state = "stopped"
-                return
-            self._state = "stopping"
-            self._stopping.set()
+        if not self._begin_stop():
+            return
         assert self._wake_w is not None
         with contextlib.suppress(OSError):
             self._wake_w.send(b"x")
@@ -148,7 +162,7 @@ class TCPServer(Peer):
         for s in (self._wake_r, self._wake_w):
             if s is not None:
                 s.close()
-        self._state = "stopped"
+        self._end_stop()
         if stuck:  # pragma: no cover - would be a sockfix bug
             raise RuntimeError(f"sockfix: threads did not stop: {stuck}")
 
@@ -198,9 +212,8 @@ class TCPServer(Peer):
             return None
 
         def handshake(sock: socket.socket) -> socket.socket:
-            tls_sock = context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-            tls_sock.do_handshake()
-            return tls_sock
+            # Only wraps: the connection's runner does the handshake where stop() can wake it.
+            return context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
 
         return handshake
 
@@ -209,7 +222,7 @@ class TCPServer(Peer):
 
     # -- scripting ------------------------------------------------
 
-    def expect(self, pattern: object) -> Rule:
+    def expect(self, pattern: Pattern) -> Rule:
         """Add a rule for messages matching ``pattern``: bytes, a bytes regex, a callable, ANY."""
         return self._book.expect(pattern)
 

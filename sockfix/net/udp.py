@@ -17,6 +17,7 @@ import time
 from typing import Any, Self
 
 from sockfix.core.actions import Action, Note, Send, Wait
+from sockfix.core.patterns import Pattern
 from sockfix.core.record import Connection, Datagram
 from sockfix.core.rules import Rule
 from sockfix.core.script import Handler, Script
@@ -100,12 +101,8 @@ class UDPServer(Peer):
         return self
 
     def _shutdown(self) -> None:
-        with self._lock:
-            if self._state != "started":
-                self._state = "stopped"
-                return
-            self._state = "stopping"
-            self._stopping.set()
+        if not self._begin_stop():
+            return
         assert self._wake_w is not None
         with contextlib.suppress(OSError):
             self._wake_w.send(b"x")
@@ -118,7 +115,7 @@ class UDPServer(Peer):
         for s in (self._wake_r, self._wake_w):
             if s is not None:
                 s.close()
-        self._state = "stopped"
+        self._end_stop()
 
     def _bound_port(self) -> int | None:
         if self._sock is None:
@@ -127,7 +124,7 @@ class UDPServer(Peer):
 
     # -- scripting -------------------------------------------------
 
-    def expect(self, pattern: object) -> Rule:
+    def expect(self, pattern: Pattern) -> Rule:
         """Add a rule for datagrams matching ``pattern``: bytes, a bytes regex, a callable, ANY."""
         return self._book.expect(pattern)
 

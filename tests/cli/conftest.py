@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from cli_helpers import TIMEOUT, InProcess, ServeProcess
 
+import sockfix
+
 
 @pytest.fixture
 def serve_process() -> Iterator[Callable[..., ServeProcess]]:
@@ -39,3 +41,10 @@ def in_process() -> Iterator[Callable[..., InProcess]]:
     for p in started:
         p.stop.set()
         p.thread.join(TIMEOUT)
+
+
+@pytest.fixture
+def upstream() -> Iterator[sockfix.TCPServer]:
+    """A real server for the proxy to stand in front of: the upper-casing echo, on port 0."""
+    with sockfix.TCPServer(handler=sockfix.echo(bytes.upper)) as server:
+        yield server
