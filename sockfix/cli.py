@@ -83,7 +83,7 @@ examples:
       [1] +0.000000s -- connect  (from 127.0.0.1:53412)
       [1] +0.000213s << in      13 B  give me five\\n
       [1]              00000000  67 69 76 65 20 6d 65 20  66 69 76 65 0a           |give me five.|
-      [1] +0.000257s >> out     13 B  GIVE ME FIVE\\n
+      [1] +0.000257s >> out     13 B  GIVE ME FIVE\\n  (handler)
       ...
   sockfix serve --port 0 --host ::1
   sockfix serve --framing delimited:'\\r\\n'
@@ -264,9 +264,7 @@ def _argtype(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return convert
 
 
-def _fault_value(text: str) -> int | float | bool:
-    if text in ("true", "false"):
-        return text == "true"
+def _fault_value(text: str) -> int | float:
     try:
         return int(text, 10)
     except ValueError:

@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 
 from sockfix.core.errors import StrictError
+from sockfix.net.proxy import TCPProxy
 from sockfix.net.runtime import seeded, watch
 from sockfix.net.tcp import TCPServer
+from sockfix.net.udp import UDPServer
 
 __all__ = ["SECTION_TITLE", "TRANSCRIPT_CHOICES"]
 
@@ -126,7 +128,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     result = yield
     # The test body passed: report strict problems now, as a failure of the test itself.
     errors: list[StrictError] = []
-    for server in item.stash.get(_MADE, []):
+    for server in item.stash.get(_SEEN, []):  # the fixtures' servers and the body's own
+        server.settle()
         try:
             server.check()
         except StrictError as exc:
@@ -140,8 +143,8 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    if report.when in ("setup", "call") and report.failed:
-        item.stash[_CALL_FAILED] = True  # already failed: teardown adds no strict error
+    if report.when in ("setup", "call") and (report.failed or report.skipped):
+        item.stash[_CALL_FAILED] = True  # failed or skipped: teardown adds no strict error
     mode = _transcript_mode(item.config)
     servers = _servers_of(item)
     wanted = (mode == "always" and report.when == "call") or (mode != "never" and report.failed)
@@ -214,3 +217,29 @@ def make_tcp_server(request: pytest.FixtureRequest) -> Iterator[Callable[..., TC
 def tcp_server(make_tcp_server: Callable[..., TCPServer]) -> TCPServer:
     """A started ``sockfix.TCPServer`` on 127.0.0.1 and an ephemeral port, stopped at teardown."""
     return make_tcp_server()
+
+
+@pytest.fixture
+def make_udp_server(request: pytest.FixtureRequest) -> Iterator[Callable[..., UDPServer]]:
+    """A factory: ``make_udp_server(**options)`` returns a started ``sockfix.UDPServer``.
+
+    Takes the keywords of ``UDPServer``; everything it started is stopped at teardown, and a
+    strict server's problems fail the test.
+    """
+    __tracebackhide__ = True
+    yield from _factory(request, UDPServer)
+
+
+@pytest.fixture
+def udp_server(make_udp_server: Callable[..., UDPServer]) -> UDPServer:
+    """A started ``sockfix.UDPServer`` on 127.0.0.1 and an ephemeral port, stopped at teardown."""
+    return make_udp_server()
+
+
+@pytest.fixture
+def make_tcp_proxy(request: pytest.FixtureRequest) -> Iterator[Callable[..., TCPProxy]]:
+    """A factory: ``make_tcp_proxy(upstream=(host, port), **options)`` returns a started
+    ``sockfix.TCPProxy`` in front of ``upstream``; every proxy it started is stopped at
+    teardown and shown in a failing test's report."""
+    __tracebackhide__ = True
+    yield from _factory(request, TCPProxy)

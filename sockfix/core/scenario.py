@@ -773,7 +773,9 @@ def exchanges_from(
     upstream_events)`` on one clock: the client side's ``"in"`` bytes are cut by ``framing``
     into requests; each upstream ``"in"`` chunk belongs to the last request complete at or
     before its time (earlier ones make the greeting). Every connection starts with a greeting
-    exchange (its reply may be empty).
+    exchange (its reply may be empty). A close or reset by the server before the client ended
+    its side (or an unreachable server, which the proxy passes on as a reset) is the
+    ``ending`` of the exchange it follows.
     """
     out: list[Exchange] = []
     for number, (client_events, upstream_events) in enumerate(records, 1):
@@ -795,9 +797,16 @@ def exchanges_from(
                 client_end = event.time
         replies = [bytearray() for _ in range(len(requests) + 1)]
         endings: list[Literal["close", "reset"] | None] = [None] * len(replies)
+        connected = False
         for event in upstream_events:
             if event.kind == "in":
                 replies[bisect_right(times, event.time)] += event.data
+            elif event.kind == "connect":
+                connected = True
+            elif event.kind == "error" and not connected:
+                # The real server was unreachable: the proxy reset the client.
+                endings[bisect_right(times, event.time)] = "reset"
+                break
             elif _ends(event):
                 if client_end is None or event.time < client_end:
                     endings[bisect_right(times, event.time)] = (

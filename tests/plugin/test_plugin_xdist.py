@@ -1,4 +1,4 @@
-"""Under pytest-xdist (``-n 2``, in a subprocess): fixtures work and reports keep the section."""
+"""In a subprocess: under pytest-xdist (``-n 2``) and pytest-timeout, fixtures and reports work."""
 
 from __future__ import annotations
 
@@ -66,3 +66,31 @@ def test_user_failure(tcp_server):
     result.stdout.fnmatch_lines(
         ["*_ test_user_failure _*", "*assert b'B\\n' == b'C\\n'*", SECTION, "*<< in      2 B  A\\n"]
     )
+
+
+def test_a_hung_client_under_pytest_timeout_still_gets_the_section(
+    pytester: pytest.Pytester, run_subprocess
+) -> None:
+    """pytest-timeout (signal method) interrupts the client; teardown stops the server."""
+    pytester.makepyfile(
+        """
+        import socket
+        import pytest
+
+        @pytest.mark.timeout(0.5)
+        def test_hangs(tcp_server):
+            tcp_server.expect(b"STALL\\n").hang()
+            with socket.create_connection(tcp_server.address) as sock:  # no timeout: hangs
+                sock.sendall(b"STALL\\n")
+                sock.recv(1)
+
+        def test_next_runs(tcp_server):
+            assert tcp_server.connections == []
+        """
+    )
+    result = run_subprocess("--timeout-method=signal")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*Failed: Timeout (>0.5s) from pytest-timeout*", SECTION, "*<< in      6 B  STALL\\n"]
+    )
+    result.stdout.no_fnmatch_line("*ERROR at teardown*")
