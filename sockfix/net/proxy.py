@@ -10,6 +10,9 @@ either side is passed on as a half-close.
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
+import select
 import selectors
 import socket
 import threading
@@ -101,7 +104,7 @@ class _Link:
         proxy = self.proxy
         conn = self.conn
         try:
-            up = socket.create_connection(proxy.upstream, timeout=proxy.connect_timeout)
+            up = _connect(proxy.upstream, proxy.connect_timeout, proxy._stopping)
         except OSError as exc:
             conn.upstream.record("error", note=f"upstream {_where(proxy.upstream)}: {exc}")
             conn.record("error", note=f"upstream unreachable ({exc}); resetting the client")
@@ -246,6 +249,34 @@ class _Link:
                     _raw_shutdown(s, socket.SHUT_RDWR)
                 s.close()
                 rec.record("close", note="proxy stopped" if stopped else "")
+
+
+def _connect(address: tuple[str, int], timeout: float, stopping: threading.Event) -> socket.socket:
+    """Connect without blocking ``stop()``: a non-blocking connect, watched in short steps."""
+    last: OSError | None = None
+    for family, kind, proto, _, where in socket.getaddrinfo(*address, type=socket.SOCK_STREAM):
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setblocking(False)
+            err = sock.connect_ex(where)
+            deadline = time.monotonic() + timeout
+            while err in (errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK):
+                if stopping.is_set():
+                    raise OSError(errno.ECANCELED, "the proxy is stopping")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(errno.ETIMEDOUT, f"no answer in {timeout:g} s")
+                _, writable, _ = select.select([], [sock], [], min(left, 0.05))
+                if writable:
+                    err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err:
+                raise OSError(err, os.strerror(err))
+            sock.setblocking(True)
+            return sock
+        except OSError as exc:
+            sock.close()
+            last = exc
+    raise last if last is not None else OSError(f"cannot resolve {address!r}")
 
 
 def _where(address: tuple[str, int]) -> str:

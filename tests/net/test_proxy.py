@@ -1,4 +1,4 @@
-"""TCPProxy: where it listens, start/stop, prompt stop with hung peers, exact recording both ways."""
+"""TCPProxy: where it listens, start/stop, prompt stop with hung peers, exact recording."""
 
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ def test_upstream_may_be_a_list() -> None:
     ],
 )
 def test_bad_upstream_fails_at_the_constructor(upstream: object, error: type[Exception]) -> None:
-    with pytest.raises(error, match="upstream|host|port"):
+    with pytest.raises(error, match=r"upstream|host|port"):
         sockfix.TCPProxy(upstream=upstream)  # type: ignore[arg-type]
 
 
@@ -138,7 +138,8 @@ def test_stop_with_a_client_that_never_sends(redis_like: sockfix.TCPServer) -> N
     finally:
         proxy.stop()
     conn = proxy.connections[0]
-    assert conn.closed and conn.upstream.closed
+    assert conn.closed
+    assert conn.upstream.closed
     assert conn.events[-1].kind == "close"
     assert conn.events[-1].note == "proxy stopped"
     assert conn.upstream.events[-1].kind == "close"
@@ -312,7 +313,8 @@ def test_events_have_kinds_data_and_time(redis_like: sockfix.TCPServer) -> None:
     for c in (conn, conn.upstream):
         times = [e.time for e in c.events]
         assert times == sorted(times)
-        assert 0 <= times[0] and times[-1] <= elapsed
+        assert times[0] >= 0
+        assert times[-1] <= elapsed
         assert all(isinstance(e, sockfix.Event) for e in c.events)
         assert b"".join(e.data for e in c.events if e.kind == "in") == c.received
         assert b"".join(e.data for e in c.events if e.kind == "out") == c.sent
