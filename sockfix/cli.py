@@ -69,7 +69,8 @@ _SERVE_DESCRIPTION = """\
 Run a fake TCP server in the foreground and print a live transcript of every connection.
 With no arguments it serves the upper-casing echo of the classic socketserver example: each
 message is answered with itself in upper case. With SCENARIO.toml it serves that scenario
-file instead (its rules, faults, framing and seed; see docs/scenarios.md), strictly.
+file instead (its rules, faults, framing and seed; see docs/scenarios.md), strict unless the
+file says strict = false.
 
 The first line printed is 'listening on HOST:PORT' (the real port, also with --port 0); then
 one entry per event, prefixed with the connection number: connects, bytes in (<<) and out (>>)

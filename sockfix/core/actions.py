@@ -6,6 +6,7 @@ much to make. Treat them as read-only.)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 __all__ = ["Action", "Close", "HalfClose", "Hang", "Note", "Reset", "Send", "Wait"]
@@ -20,28 +21,28 @@ class Send:
     gap: float = 0.0
     note: str = ""
 
-    def pieces(self) -> list[memoryview]:
-        """``data`` cut by ``chunks`` (views, no copies); the last piece takes any remainder."""
+    def pieces(self) -> Iterator[memoryview]:
+        """``data`` cut by ``chunks`` (views, no copies), made one at a time as they are sent;
+        the last piece takes any remainder."""
         view = memoryview(self.data)
-        if self.chunks is None:
-            return [view]
-        out: list[memoryview] = []
-        pos = 0
         total = len(view)
+        if self.chunks is None:
+            yield view
+            return
+        pos = 0
         if isinstance(self.chunks, int):
             step = self.chunks
             while pos < total:
-                out.append(view[pos : pos + step])
+                yield view[pos : pos + step]
                 pos += step
-            return out
+            return
         for size in self.chunks:
             if pos >= total:
-                break
-            out.append(view[pos : pos + size])
+                return
+            yield view[pos : pos + size]
             pos += size
         if pos < total:
-            out.append(view[pos:])
-        return out
+            yield view[pos:]
 
 
 @dataclass(slots=True)

@@ -173,6 +173,8 @@ class ConnectionRunner:
             elif isinstance(action, Note):
                 self.conn.record("fault", note=action.text)
             elif isinstance(action, Hang):
+                if self.script is not None:  # what comes now is recorded, never answered
+                    self.script.hanging = True
                 if action.seconds is None:
                     self._muted = True
                     return True
@@ -218,13 +220,7 @@ class ConnectionRunner:
     def _send(self, action: Send) -> bool:
         if action.chunks is None:
             return self._send_exact(memoryview(action.data), action.data, action.note)
-        pieces: Iterable[memoryview]
-        if isinstance(action.chunks, int):  # lazily: Chunked(1) of 1 MB is a million views
-            view, step = memoryview(action.data), action.chunks
-            pieces = (view[i : i + step] for i in range(0, len(view), step))
-        else:
-            pieces = action.pieces()
-        for i, piece in enumerate(pieces):
+        for i, piece in enumerate(action.pieces()):  # lazily: Chunked(1) of 1 MB is many views
             if i and action.gap and self.stopping.wait(action.gap):
                 return False
             if not self._send_exact(piece, action.data, action.note):

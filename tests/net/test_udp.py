@@ -354,9 +354,11 @@ def test_clear_faults():
 
 
 def test_tcp_faults_are_refused():
-    with sockfix.UDPServer() as server:
-        with pytest.raises(TypeError, match="not a UDP fault; UDP takes Corrupt, Drop"):
-            server.fault(faults.Reset())
+    with (
+        sockfix.UDPServer() as server,
+        pytest.raises(TypeError, match="not a UDP fault; UDP takes Corrupt, Drop"),
+    ):
+        server.fault(faults.Reset())
 
 
 def test_stop_with_delayed_datagrams_pending():
