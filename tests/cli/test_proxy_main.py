@@ -204,10 +204,13 @@ def test_an_unreachable_upstream_is_shown_and_the_client_reset(in_process):
         closed.bind(("127.0.0.1", 0))
         p = in_process("proxy", "--upstream", f"127.0.0.1:{closed.getsockname()[1]}")
         port = p.port()
-        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
-            with pytest.raises(ConnectionResetError):
-                s.sendall(b"x\n")
-                s.recv(10)
+        # The proxy resets the client unasked: seen by the connect (with a timeout, a
+        # non-blocking connect) or by the first read, whichever comes after the RST.
+        with (
+            pytest.raises(ConnectionResetError),
+            socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s,
+        ):
+            s.recv(10)
         line = p.stdout.lines.until(lambda line: line.startswith("[1 up] ") and "error" in line)
         assert "upstream 127.0.0.1:" in line
         assert p.finish() == 0
@@ -280,6 +283,8 @@ def test_a_record_path_that_cannot_work_is_refused_at_once(tmp_path, monkeypatch
         (["--upstream", "127.0.0.1:1", "--seed", "x"], "'x' is not an integer seed"),
         (["--upstream", "127.0.0.1:1", "--chunked", "x"], "'x' is not a whole number"),
         (["--upstream", "127.0.0.1:1", "--truncate", "x"], "'x' is not a whole number of bytes"),
+        (["--upstream", "127.0.0.1:1", "--truncate", "-1"], "-1 is negative"),
+        (["--upstream", "127.0.0.1:1", "--chunked", "0"], "0 is not positive"),
     ],
 )
 def test_bad_proxy_arguments_are_one_line(args, message):
@@ -292,7 +297,7 @@ def test_bad_proxy_arguments_are_one_line(args, message):
 
 
 def test_proxy_port_in_use(upstream):
-    status, out, err = run_main("proxy", "--upstream", _up(upstream), "--port", str(upstream.port))
+    status, _, err = run_main("proxy", "--upstream", _up(upstream), "--port", str(upstream.port))
     assert status == 2
     assert "already in use" in err
 
@@ -313,10 +318,10 @@ def _scenario(tmp_path, text: str, name: str = "s.toml") -> str:
 
 
 def test_serve_a_scenario_in_a_thread(in_process, tmp_path):
-    path = _scenario(
-        tmp_path,
-        'framing = "delimited:\\r\\n"\n\n[[rules]]\nexpect = "PING\\r\\n"\nrespond = "+PONG\\r\\n"\n',
+    text = (
+        'framing = "delimited:\\r\\n"\n[[rules]]\nexpect = "PING\\r\\n"\nrespond = "+PONG\\r\\n"\n'
     )
+    path = _scenario(tmp_path, text)
     p = in_process("serve", path, "--port", "0")
     port = p.port()
     assert ask(port, b"PING\r\nPING\r\n", 14) == b"+PONG\r\n+PONG\r\n"

@@ -125,7 +125,7 @@ def test_signal_stops_within_a_second(serve_process, upstream, signum):
         socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as waiting,
     ):
         waiting.sendall(b"later\n")
-        p.out.until(lambda line: "Latency(5): delayed" in line)
+        p.out.until(lambda line: "upstream: Latency(5.0): delayed 6 bytes" in line)
         start = time.monotonic()
         p.signal(signum)
         status = p.wait(timeout=1.0)

@@ -149,7 +149,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("args", [["--help"], ["serve", "--help"]])
+@pytest.mark.parametrize("args", [["--help"], ["serve", "--help"], ["proxy", "--help"]])
 def test_help_shows_examples(args):
     result = run(sys.executable, "-m", "sockfix", *args)
     assert result.returncode == 0
@@ -176,7 +176,16 @@ def _console_script() -> str:
 
 
 @pytest.mark.parametrize(
-    "args", [["--help"], ["serve", "--help"], [], ["serve", "--framing", "nope"], ["--version"]]
+    "args",
+    [
+        ["--help"],
+        ["serve", "--help"],
+        ["proxy", "--help"],
+        [],
+        ["serve", "--framing", "nope"],
+        ["proxy", "--upstream", "nowhere"],
+        ["--version"],
+    ],
 )
 def test_python_m_sockfix_is_the_sockfix_command(args):
     module = run(sys.executable, "-m", "sockfix", *args)
