@@ -205,6 +205,8 @@ class RuleBook:
 
     def claim(self, message: bytes) -> Rule | None:
         """The first live rule matching ``message``, its use counted; None when none does."""
+        if not self.rules:  # a handler-only server: nothing to claim, no lock to take
+            return None
         with self._guard:
             for rule in self.rules:
                 if rule.live and rule.matcher is not None and rule.matcher.matches(message):

@@ -128,6 +128,11 @@ class Shaper:
         self._direction = direction
         self._states: dict[int, tuple[random.Random, State]] = {}
 
+    @property
+    def active(self) -> bool:
+        """True while any fault is attached (to anything): the no-fault path costs one check."""
+        return bool(self._faults.attached)
+
     def _active(self) -> list[Attachment]:
         return [a for a in self._faults.attached if a.covers(self._number, self._direction)]
 

@@ -172,7 +172,7 @@ class Peer:
 
     def _on_change(self, conn: Connection, event: Event) -> None:
         changes = self._changes
-        if changes.waiting:
+        if changes._waiting or changes._async:  # the hot path: usually nobody waits
             changes.notify()
         if self.on_event is not None:
             try:

@@ -149,12 +149,17 @@ class ConnectionRunner:
 
     def _shape(self, actions: list[Action]) -> list[Action]:
         shaper = self._shaper
-        return actions if shaper is None else shaper.shape(actions)
+        if shaper is None or not shaper.active:
+            return actions
+        return shaper.shape(actions)
 
     def _do(self, actions: Iterable[Action]) -> bool:
         """Run actions; False once the connection is over."""
         for action in actions:
-            if isinstance(action, Send):
+            if type(action) is Send and action.chunks is None and not self._half_closed:
+                if not self._send_bytes(action.data, action.note):  # the hot path
+                    return False
+            elif isinstance(action, Send):
                 if self._half_closed:
                     self.conn.record(
                         "fault", note=f"{len(action.data)} bytes not sent: the write side is closed"
@@ -219,7 +224,7 @@ class ConnectionRunner:
 
     def _send(self, action: Send) -> bool:
         if action.chunks is None:
-            return self._send_exact(memoryview(action.data), action.data, action.note)
+            return self._send_bytes(action.data, action.note)
         for i, piece in enumerate(action.pieces()):  # lazily: Chunked(1) of 1 MB is many views
             if i and action.gap and self.stopping.wait(action.gap):
                 return False
@@ -228,19 +233,29 @@ class ConnectionRunner:
         return True
 
     def _send_exact(self, view: memoryview, whole: bytes, note: str = "") -> bool:
-        """Send all of ``view``, recording exactly what the kernel accepted.
+        """Send one piece of ``whole``; see :meth:`_send_bytes`."""
+        whole_view = view.obj is whole and len(view) == len(whole)
+        return self._send_bytes(whole if whole_view else bytes(view), note)
 
-        One ``"out"`` event per piece: the piece itself when all of it went (no copy), else
-        the prefix that did go before the error.
+    def _send_bytes(self, data: bytes, note: str = "") -> bool:
+        """Send all of ``data``, recording exactly what the kernel accepted.
+
+        One ``"out"`` event per piece, recorded *before* sending, so that a client never holds
+        bytes that ``sent`` does not show yet; amended to the prefix that went if the send
+        fails part way.
         """
         conn = self.conn
-        # Recorded before sending: a client never holds bytes that `sent` does not show.
-        whole_view = view.obj is whole and len(view) == len(whole)
-        token = conn.record_out(whole if whole_view else bytes(view), note)
-        done, exc = send_all(self.sock, view)
-        if exc is not None:
-            if done < len(view):
-                conn.amend_out(token, bytes(view[:done]))
+        token = conn.record_out(data, note)
+        send = self.sock.send
+        done = 0
+        try:
+            done = send(data)  # a blocking send nearly always takes it all
+            if done < len(data):
+                view = memoryview(data)
+                while done < len(data):
+                    done += send(view[done:])
+        except OSError as exc:
+            conn.amend_out(token, data[:done])
             if self.stopping.is_set():
                 pass  # stop() shut the socket down (EPIPE): not the peer's doing
             elif isinstance(exc, ConnectionResetError | BrokenPipeError):

@@ -194,7 +194,7 @@ def test_text_is_utf8_and_hex_allows_spaces():
 
 def test_false_flags_are_the_same_as_leaving_them_out():
     scenario = loads(
-        "[[rules]]\non_connect = false\nexpect = \"a\\n\"\nclose = false\nreset = false\n"
+        '[[rules]]\non_connect = false\nexpect = "a\\n"\nclose = false\nreset = false\n'
         "hang = false\n"
     )
     assert scenario.rules[0] == RuleSpec(expect=b"a\n")
@@ -203,7 +203,7 @@ def test_false_flags_are_the_same_as_leaving_them_out():
 def test_a_scenario_is_data_never_code():
     scenario = loads(
         "[[rules]]\nexpect = \"__import__('os').system('false')\\n\"\n"
-        "respond = \"lambda msg: msg\"\n"
+        'respond = "lambda msg: msg"\n'
     )
     assert scenario.rules[0].expect == b"__import__('os').system('false')\n"
     assert scenario.rules[0].respond == (b"lambda msg: msg",)
@@ -232,8 +232,8 @@ ERRORS = [
     ),
     ('[[faults]]\nname = "latncy"', "faults[0].name", "unknown fault 'latncy'", "'latency'"),
     ('[[faults]]\nname = "drop"', "faults[0].name", "UDP fault", "choose one of bandwidth,"),
-    ('[[faults]]\nargs = [1]', "faults[0]", "the fault has no name", 'add name = "latency"'),
-    ('[[faults]]\nname = 3', "faults[0].name", "expected a string", "write one of"),
+    ("[[faults]]\nargs = [1]", "faults[0]", "the fault has no name", 'add name = "latency"'),
+    ("[[faults]]\nname = 3", "faults[0].name", "expected a string", "write one of"),
     (
         '[[faults]]\nname = "latency"\nargs = [0.1]\njiter = 0.01',
         "faults[0].jiter",
@@ -319,9 +319,9 @@ ERRORS = [
         "drop expect or on_connect",
     ),
     ('[[rules]]\non_connect = "yes"', "rules[0].on_connect", "expected true or false", "one of"),
-    ('[[rules]]\nexpect_any = 1', "rules[0].expect_any", "expected true or false", "one of"),
+    ("[[rules]]\nexpect_any = 1", "rules[0].expect_any", "expected true or false", "one of"),
     ('[[rules]]\nexpect = ""', "rules[0].expect", "an empty message never arrives", "separator"),
-    ('[[rules]]\nexpect = 5', "rules[0].expect", "expected a string, got 5", 'expect = "PING'),
+    ("[[rules]]\nexpect = 5", "rules[0].expect", "expected a string, got 5", 'expect = "PING'),
     (
         "[[rules]]\nexpect_regex = '('",
         "rules[0].expect_regex",
@@ -333,7 +333,12 @@ ERRORS = [
     ('[[rules]]\nexpect="a\\n"\ndelay = -1', "rules[0].delay", "seconds >= 0, got -1", "delay ="),
     ('[[rules]]\nexpect="a\\n"\ndelay = "1"', "rules[0].delay", "a number of seconds", "delay ="),
     ('[[rules]]\nexpect="a\\n"\ndelay = inf', "rules[0].delay", "got inf", "delay = 0.1"),
-    ('[[rules]]\nexpect="a\\n"\nchunked = 0', "rules[0].chunked", ">= 1, got 0", "chunked = [1, 4]"),
+    (
+        '[[rules]]\nexpect="a\\n"\nchunked = 0',
+        "rules[0].chunked",
+        ">= 1, got 0",
+        "chunked = [1, 4]",
+    ),
     ('[[rules]]\nexpect="a\\n"\nchunked = []', "rules[0].chunked", "empty list", "chunked = SIZE"),
     (
         '[[rules]]\nexpect="a\\n"\nchunked = [1, "2"]',
@@ -412,7 +417,7 @@ def test_a_file_that_is_not_utf8(tmp_path):
 
 
 def test_invalid_toml_names_the_line(tmp_path):
-    path = write(tmp_path, '[[rules]]\nexpect = PING\n')
+    path = write(tmp_path, "[[rules]]\nexpect = PING\n")
     with pytest.raises(sockfix.ScenarioError) as info:
         load(path)
     message = str(info.value)
@@ -457,12 +462,7 @@ def test_any_bytes_round_trip_through_the_file(request, pieces):
 
 @given(st.binary())
 def test_any_bytes_as_text_or_hex(data):
-    entry = "\n".join(
-        line for line in dumps(Scenario(rules=(RuleSpec(expect_any=True, respond=(data,)),))).split(
-            "\n"
-        )
-    )
-    doc = tomllib.loads(entry)
+    doc = tomllib.loads(dumps(Scenario(rules=(RuleSpec(expect_any=True, respond=(data,)),))))
     rule = doc["rules"][0]
     if is_text(data):
         assert rule["respond"].encode("utf-8") == data
@@ -570,6 +570,16 @@ def test_a_reset_by_the_server_is_replayed():
     )
 
 
+def test_an_unreachable_upstream_is_replayed_as_a_reset():
+    client = events((0.0, "connect", b""), (0.2, "reset", b"", "by proxy"))
+    upstream = events((0.1, "error", b"", "upstream 127.0.0.1:9: refused"))
+    found = exchanges_from([(client, upstream)], lines())
+    assert found == [Exchange(1, None, b"", ending="reset")]
+    assert from_exchanges(found, lines()).rules == (
+        RuleSpec(on_connect=True, times=1, ending="reset"),
+    )
+
+
 def test_unframed_bytes_are_kept_as_a_partial_exchange():
     client = events((0.1, "in", b"a\nb"))
     found = exchanges_from([(client, [])], lines())
@@ -607,7 +617,7 @@ def test_a_framing_error_while_recording_names_the_connection():
     def broken(buffer: bytes) -> int | None:
         return 0
 
-    with pytest.raises(sockfix.ScenarioError, match="connection 1: framing .* returned 0"):
+    with pytest.raises(sockfix.ScenarioError, match=r"connection 1: framing .* returned 0"):
         exchanges_from([(events((0.1, "in", b"x")), [])], broken)
 
 

@@ -45,11 +45,10 @@ def scenario_path(tmp_path: Path) -> Path:
 
 def test_serve_a_scenario(scenario_path):
     server = sockfix.TCPServer.from_scenario(scenario_path, port=0)  # port=0 wins over the file
-    with server:
-        with socket.create_connection(server.address, timeout=2) as sock:
-            assert sock.recv(100) == b"220 ready\r\n"
-            sock.sendall(b"PING\r\n")
-            assert sock.recv(100) == b"+PONG\r\n"
+    with server, socket.create_connection(server.address, timeout=2) as sock:
+        assert sock.recv(100) == b"220 ready\r\n"
+        sock.sendall(b"PING\r\n")
+        assert sock.recv(100) == b"+PONG\r\n"
     assert server.connections[0].messages == [b"PING\r\n"]
 
 
@@ -73,8 +72,9 @@ def test_errors_name_the_key_and_the_fix(tmp_path):
     with pytest.raises(sockfix.ScenarioError, match=r"rules\[0\]\.respnd: unknown key"):
         sockfix.TCPServer.from_scenario(typo_path)
 
-    message = str(pytest.raises(sockfix.ScenarioError, load, typo_path).value)
-    assert message.endswith("did you mean 'respond'? allowed keys are: " + ", ".join(
+    with pytest.raises(sockfix.ScenarioError) as info:
+        load(typo_path)
+    assert str(info.value).endswith("did you mean 'respond'? allowed keys are: " + ", ".join(
         ["on_connect", "expect", "expect_hex", "expect_regex", "expect_any", "respond",
          "respond_hex", "delay", "chunked", "chunk_delay", "times", "close", "reset", "hang"]
     ))  # fmt: skip
@@ -90,11 +90,10 @@ class Upper(socketserver.StreamRequestHandler):
 
 def talk(address: tuple[str, int]) -> None:
     """The client under test: two lines, each answered before the next."""
-    with socket.create_connection(address, timeout=2) as sock:
-        with sock.makefile("rb") as replies:
-            for line in (b"hello\n", b"sockfix\n"):
-                sock.sendall(line)
-                assert replies.readline() == line.upper()
+    with socket.create_connection(address, timeout=2) as sock, sock.makefile("rb") as replies:
+        for line in (b"hello\n", b"sockfix\n"):
+            sock.sendall(line)
+            assert replies.readline() == line.upper()
 
 
 def test_record_then_replay(tmp_path):

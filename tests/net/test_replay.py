@@ -218,28 +218,53 @@ def test_replay_of_a_binary_protocol(tmp_path):
         upstream.expect(sockfix.ANY).respond(lambda m: frame(m[2:] * 2))
         proxy = record(upstream.address, client, path, framing=length_prefixed("!H"))
     scenario_text = path.read_text()
-    assert "framing = \"length_prefixed:!H\"" in scenario_text
+    assert 'framing = "length_prefixed:!H"' in scenario_text
     assert scenario_text.count("expect_hex") == 3
     server = replay(path, client)
     assert_same_traffic(proxy, server)
-    assert server.connections[0].messages == [frame(b"\x00\x01"), frame(b"\n\n"), frame(b"\xff" * 3)]
+    assert server.connections[0].messages == [
+        frame(b"\x00\x01"),
+        frame(b"\n\n"),
+        frame(b"\xff" * 3),
+    ]
 
 
 def test_a_different_client_run_fails_the_replay(tmp_path):
     path = tmp_path / "redis.toml"
     with redis_like() as upstream:
         record(upstream.address, redis_client([b"PING\r\n", b"INCR\r\n"]), path)
-    with pytest.raises(sockfix.StrictError) as info:  # noqa: PT012
-        with sockfix.TCPServer.from_scenario(path) as server:
-            with connect(server) as sock:
-                recv_until(sock, b"\r\n")
-                sock.sendall(b"PING\r\n")
-                recv_until(sock, b"+PONG\r\n")
-                sock.sendall(b"DEL\r\n")  # never recorded (and INCR never sent)
-            server.wait_until(all_closed)
+    with (  # noqa: PT012 - the error comes from the server's exit
+        pytest.raises(sockfix.StrictError) as info,
+        sockfix.TCPServer.from_scenario(path) as server,
+    ):
+        with connect(server) as sock:
+            recv_until(sock, b"\r\n")
+            sock.sendall(b"PING\r\n")
+            recv_until(sock, b"+PONG\r\n")
+            sock.sendall(b"DEL\r\n")  # never recorded (and INCR never sent)
+        server.wait_until(all_closed)
     text = str(info.value)
     assert "no rule matched message 2: b'DEL\\r\\n'" in text
     assert "expect(b'INCR\\r\\n').respond(b':1\\r\\n').times(1)" in text  # never used
+
+
+def test_an_unreachable_upstream_replays_as_a_reset(tmp_path):
+    path = tmp_path / "down.toml"
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        down = probe.getsockname()[1]
+
+    def client(address: tuple[str, int]) -> None:
+        with (  # the reset may come at connect or at the first read
+            pytest.raises(ConnectionResetError),
+            socket.create_connection(address, timeout=5) as sock,
+        ):
+            recv_all(sock)
+
+    proxy = record(("127.0.0.1", down), client, path)
+    assert "on_connect = true\ntimes = 1\nreset = true" in path.read_text()
+    server = replay(path, client)
+    assert_same_traffic(proxy, server)
 
 
 def test_saving_a_framing_written_as_code_fails(tmp_path):
@@ -373,7 +398,8 @@ def test_every_rule_key_on_the_wire(tmp_path):
     first = server.connections[0]
     out = [e.data for e in first.events if e.kind == "out"]
     assert out[1:8] == [b"+", b"P", b"O", b"N", b"G", b"\r", b"\n"]  # chunked = 1
-    assert b"VA" in out and b"LU" in out  # chunked = [2, 2, 100]
+    assert b"VA" in out  # chunked = [2, 2, 100]
+    assert b"LU" in out
 
 
 def test_faults_of_a_scenario_are_attached(tmp_path):
