@@ -547,46 +547,52 @@ def build(name: str, *args: Any, **kwargs: Any) -> Fault:
 _PLAN_DIRECTIONS = ("both", "upstream", "downstream")
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, init=False, repr=False)
 class PlannedFault:
     """One fault of a :class:`FaultPlan`, with where it goes: ``connections`` (accept order,
     from 1; None: all) and ``direction`` (``"upstream"`` / ``"downstream"`` for a proxy;
     ``"both"``, the default, is what a server shapes: the bytes it sends)."""
 
     fault: Fault
-    connections: tuple[int, ...] | None = None
-    direction: str = "both"
+    connections: tuple[int, ...] | None
+    direction: str
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.fault, Fault):
+    def __init__(
+        self,
+        fault: Fault,
+        connections: Iterable[int] | int | None = None,
+        direction: str = "both",
+    ) -> None:
+        if not isinstance(fault, Fault):
             raise TypeError(
-                f"PlannedFault takes a fault from sockfix.faults, such as Reset(), "
-                f"got {self.fault!r}"
+                f"PlannedFault takes a fault from sockfix.faults, such as Reset(), got {fault!r}"
             )
-        if self.connections is not None:
-            numbers = self.connections
-            if isinstance(numbers, int) and not isinstance(numbers, bool):
-                numbers = (numbers,)
+        numbers: tuple[int, ...] | None = None
+        if connections is not None:
+            given = [connections] if isinstance(connections, int) else connections
             try:
-                numbers = tuple(sorted(set(numbers)))
+                listed = list(given)
             except TypeError:
                 raise TypeError(
                     f"PlannedFault(connections=...) takes connection numbers (accept order, "
-                    f"from 1) or None for all, got {self.connections!r}"
+                    f"from 1) or None for all, got {connections!r}"
                 ) from None
-            if not numbers or any(
-                isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in numbers
+            if not listed or any(
+                isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in listed
             ):
                 raise ValueError(
                     f"PlannedFault(connections=...) needs connection numbers >= 1 (the first "
-                    f"connection is 1), got {self.connections!r}"
+                    f"connection is 1), got {connections!r}"
                 )
-            object.__setattr__(self, "connections", numbers)
-        if self.direction not in _PLAN_DIRECTIONS:
+            numbers = tuple(sorted(set(listed)))
+        if direction not in _PLAN_DIRECTIONS:
             raise ValueError(
                 f"PlannedFault(direction=...) must be one of "
-                f"{', '.join(repr(d) for d in _PLAN_DIRECTIONS)}, got {self.direction!r}"
+                f"{', '.join(repr(d) for d in _PLAN_DIRECTIONS)}, got {direction!r}"
             )
+        object.__setattr__(self, "fault", fault)
+        object.__setattr__(self, "connections", numbers)
+        object.__setattr__(self, "direction", direction)
 
     def __repr__(self) -> str:
         args = [repr(self.fault)]

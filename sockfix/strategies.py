@@ -229,8 +229,9 @@ def fault_values(
     kinds: Sequence[str] | None = None, *, transport: str = "tcp"
 ) -> st.SearchStrategy[Fault]:
     """Single faults of the registered ``kinds`` (names such as ``"latency"``; default: every
-    fault of the ``transport``), with small arguments: seconds in [0, 0.05], byte offsets and
-    chunk sizes in 0..64 (1..64), probabilities among 1.0, 0.5, 0.1, 0.01.
+    fault of the ``transport``, ``hang`` and ``timeout`` included), with small arguments:
+    seconds in [0, 0.05], byte offsets and chunk sizes in 0..64 (1..64), probabilities among
+    1.0, 0.5, 0.1, 0.01.
 
     Shrinks towards the first kind listed (by default the mildest: latency, chunked,
     bandwidth, ..., reset, garbage, timeout, hang), then towards the mildest arguments

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import selectors
 import socket
 import socketserver
@@ -110,6 +111,7 @@ class TCPServer(Peer):
         self._wake_w: socket.socket | None = None
         self._accept_thread: threading.Thread | None = None
         self._refusing = False
+        self._accepting = False
         super().__init__(host=host, port=port, strict=strict, seed=seed, on_event=on_event)
 
     @classmethod
@@ -183,7 +185,11 @@ class TCPServer(Peer):
                         return
                     if key.data == "wake":
                         continue
-                    listener._handle_request_noblock()  # type: ignore[attr-defined]
+                    self._accepting = True
+                    try:
+                        listener._handle_request_noblock()  # type: ignore[attr-defined]
+                    finally:
+                        self._accepting = False
 
     def _accepted(self, sock: socket.socket, peer: Any) -> None:
         with self._lock:
@@ -267,10 +273,19 @@ class TCPServer(Peer):
 
     def settle(self, timeout: float = 1.0) -> bool:
         """Wait (up to ``timeout``) until every open connection waits for bytes, none pending."""
-        with self._lock:
-            runners = list(self._runners)
+
+        def settled() -> bool:
+            listener = self._listener
+            if self._state != "started" or listener is None or self._refusing:
+                return True
+            if self._accepting or select.select([listener.socket], [], [], 0)[0]:
+                return False  # a connection waits to be accepted
+            with self._lock:
+                runners = list(self._runners)
+            return all(r.settled() for r in runners)
+
         try:
-            self._changes.wait_until(lambda: all(r.settled() for r in runners), timeout, "")
+            self._changes.wait_until(settled, timeout, "the server to settle")
         except TimeoutError:
             return False
         return True
