@@ -15,6 +15,7 @@ from sockfix.net.proxy import TCPProxy
 from sockfix.net.runtime import seeded, watch
 from sockfix.net.tcp import TCPServer
 from sockfix.net.udp import UDPServer
+from sockfix.testing import FIXTURE_UNDER_GIVEN, fixtures_under_given
 
 __all__ = ["SECTION_TITLE", "TRANSCRIPT_CHOICES"]
 
@@ -85,6 +86,17 @@ def pytest_fixture_post_finalizer(
     for server, _ in [w for w in wider if w[1] is fixturedef]:
         server.stop(check=False)
     wider[:] = [w for w in wider if w[1] is not fixturedef]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Warn about ``@given`` tests that take a server fixture (one server for every example)."""
+    for item in items:
+        used = fixtures_under_given(getattr(item, "obj", None), getattr(item, "fixturenames", ()))
+        # tcp_server asks for make_tcp_server itself: name only what the test asked for.
+        used = [f for f in used if not (f.startswith("make_") and f[len("make_") :] in used)]
+        if used:
+            text = FIXTURE_UNDER_GIVEN.format(test=item.nodeid, fixtures=", ".join(used))
+            item.warn(pytest.PytestWarning(text))
 
 
 @pytest.hookimpl(wrapper=True)

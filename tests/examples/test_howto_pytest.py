@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import sockfix
+import sockfix.strategies
 from sockfix.framing import length_prefixed
 
 HERE = Path(__file__).parent
@@ -102,15 +102,8 @@ def test_asyncio_client(tcp_server):
 REPLY = b"+PONG is a long reply\r\n"
 
 
-@st.composite
-def chunk_sizes(draw, total: int) -> list[int]:
-    """Positive sizes summing to ``total`` (sockfix.strategies.chunk_sizes is coming)."""
-    cuts = sorted(draw(st.sets(st.integers(min_value=1, max_value=total - 1))))
-    return [b - a for a, b in zip([0, *cuts], [*cuts, total], strict=True)]
-
-
 @settings(max_examples=25, deadline=None)
-@given(sizes=chunk_sizes(len(REPLY)))
+@given(sizes=sockfix.strategies.chunk_sizes(len(REPLY)))
 def test_any_fragmentation(sizes):
     with sockfix.TCPServer() as server:
         server.expect(b"PING\r\n").respond(REPLY).chunked(sizes)

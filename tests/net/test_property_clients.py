@@ -141,6 +141,11 @@ def test_a_plan_applied_to_a_real_server_and_proxy() -> None:
     with sockfix.TCPServer() as server:
         FaultPlan([PlannedFault(faults.Reset(), connections=[2])]).apply(server)
         assert server.faults == ["Reset() on connections [2]"]
+    with sockfix.UDPServer() as udp:
+        FaultPlan([faults.Drop(0.5), faults.Latency(0.01)]).apply(udp)
+        assert udp.faults == ["Drop(0.5) on all connections", "Latency(0.01) on all connections"]
+        with pytest.raises(TypeError, match="not a UDP fault"):
+            FaultPlan([faults.Reset()]).apply(udp)
 
 
 @settings(max_examples=10, deadline=None, database=None)

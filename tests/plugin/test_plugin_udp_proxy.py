@@ -94,3 +94,50 @@ def test_a_message_sent_just_before_the_test_ends_fails_the_call_phase(
     result = run("-v")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*test_last_words FAILED*", "*no rule matched*UNEXPECTED*"])
+
+
+def test_a_given_test_taking_a_server_fixture_is_warned_about(
+    pytester: pytest.Pytester, run
+) -> None:
+    pytester.makepyfile(
+        """
+        from hypothesis import HealthCheck, given, settings, strategies as st
+
+        @settings(max_examples=2, suppress_health_check=[HealthCheck.function_scoped_fixture])
+        @given(st.integers())
+        def test_shares_one_server(tcp_server, n):
+            assert tcp_server.port
+        """
+    )
+    result = run("-p", "hypothesispytest", "-W", "always")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["*is a Hypothesis @given test that uses the sockfix fixture(s) tcp_server*"]
+    )
+
+
+def test_a_falsifying_example_shows_its_own_transcript_last(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(
+        """
+        import socket
+
+        import sockfix
+        from hypothesis import given, settings, strategies as st
+
+        @settings(max_examples=30, deadline=None, database=None)
+        @given(st.binary(min_size=1, max_size=8))
+        def test_no_zero_bytes(data):
+            with sockfix.TCPServer(strict=False) as server:
+                with socket.create_connection(server.address, timeout=5) as sock:
+                    sock.sendall(data + b"\\n")
+                server.wait_until(lambda s: s.connections[0].closed)
+                assert b"\\x00" not in server.received
+        """
+    )
+    result = run("-p", "hypothesispytest")
+    result.assert_outcomes(failed=1)
+    # Hypothesis shrinks to a single zero byte and replays it last: its server is the last one.
+    text = result.stdout.str()
+    section = text[text.index("- sockfix -") :]
+    last_server = section[section.rindex("TCPServer 127.0.0.1:") :]
+    assert "<< in      2 B  \\x00\\n" in last_server
