@@ -3,6 +3,7 @@ faults, strict reporting and transcripts. Subclasses bind, serve and shut down."
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket
 import threading
@@ -83,6 +84,8 @@ class Peer:
         self._threads = ThreadSet(f"sockfix {self.kind}")
         self._stopping = threading.Event()
         self._stopped = threading.Event()
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
         self._t0 = time.perf_counter()
         self._state = "new"
         self._reported: set[str] = set()
@@ -126,6 +129,25 @@ class Peer:
         before the test ended is judged in the test, not after. True when settled.
         """
         return True
+
+    def _go(self, loop: Callable[[], None], name: str) -> threading.Thread:
+        """Mark the server started (its clock from now) and start its ``loop`` thread; the
+        loop watches ``self._wake_r``, which :meth:`_wake` writes to."""
+        self._wake_r, self._wake_w = wake_pair()
+        self._t0 = time.perf_counter()
+        self._state = "started"
+        return self._threads.start(loop, name=name)
+
+    def _wake(self) -> None:
+        """Wake the loop thread (to stop, or to stop accepting)."""
+        if self._wake_w is not None:
+            with contextlib.suppress(OSError):
+                self._wake_w.send(b"x")
+
+    def _close_wake(self) -> None:
+        for s in (self._wake_r, self._wake_w):
+            if s is not None:
+                s.close()
 
     def _end_stop(self) -> None:
         self._state = "stopped"

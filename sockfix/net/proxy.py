@@ -319,8 +319,6 @@ class TCPProxy(Peer):
         self._links: list[_Link] = []
         self._sock: socket.socket | None = None
         self._port_bound: int | None = None  # kept after stop(): the socket is closed by then
-        self._wake_r: socket.socket | None = None
-        self._wake_w: socket.socket | None = None
         super().__init__(host=host, port=port, strict=False, seed=seed, on_event=on_event)
         self._faults.directions = DIRECTIONS
 
@@ -339,26 +337,21 @@ class TCPProxy(Peer):
             raise bind_error(exc, self._host, self._port) from None
         self._sock = sock
         self._port_bound = int(sock.getsockname()[1])
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._t0 = time.perf_counter()
-        self._state = "started"
-        self._threads.start(self._accept_loop, name="accept")
+        self._go(self._accept_loop, "accept")
         return self
 
     def _shutdown(self) -> None:
         if not self._begin_stop():
             return
-        assert self._wake_w is not None
-        with contextlib.suppress(OSError):
-            self._wake_w.send(b"x")
+        self._wake()
         for link in list(self._links):
             link.abort()
         self._threads.join_all(timeout=5.0)
         for link in list(self._links):
             link._finish()
-        for s in (self._sock, self._wake_r, self._wake_w):
-            if s is not None:
-                s.close()
+        if self._sock is not None:
+            self._sock.close()
+        self._close_wake()
         self._end_stop()
 
     def _bound_port(self) -> int | None:

@@ -7,7 +7,6 @@ wakes any thread blocked in ``recv`` or ``send``), and joins every thread it sta
 
 from __future__ import annotations
 
-import contextlib
 import os
 import select
 import selectors
@@ -15,7 +14,6 @@ import socket
 import socketserver
 import ssl
 import threading
-import time
 from collections.abc import Callable
 from typing import Any, Self
 
@@ -107,8 +105,6 @@ class TCPServer(Peer):
         self.tls = tls
         self._runners: list[ConnectionRunner] = []
         self._listener: _Listener | None = None
-        self._wake_r: socket.socket | None = None
-        self._wake_w: socket.socket | None = None
         self._accept_thread: threading.Thread | None = None
         self._refusing = False
         self._accepting = False
@@ -139,18 +135,13 @@ class TCPServer(Peer):
             self._listener = _Listener(self, (self._host, self._port))
         except OSError as exc:
             raise bind_error(exc, self._host, self._port) from None
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._t0 = time.perf_counter()
-        self._state = "started"
-        self._accept_thread = self._threads.start(self._accept_loop, name="accept")
+        self._accept_thread = self._go(self._accept_loop, "accept")
         return self
 
     def _shutdown(self) -> None:
         if not self._begin_stop():
             return
-        assert self._wake_w is not None
-        with contextlib.suppress(OSError):
-            self._wake_w.send(b"x")
+        self._wake()
         with self._lock:
             runners = list(self._runners)
         for runner in runners:
@@ -161,9 +152,7 @@ class TCPServer(Peer):
             runner.abort()
         if self._listener is not None and not self._refusing:
             self._listener.server_close()
-        for s in (self._wake_r, self._wake_w):
-            if s is not None:
-                s.close()
+        self._close_wake()
         self._end_stop()
         if stuck:  # pragma: no cover - would be a sockfix bug
             raise RuntimeError(f"sockfix: threads did not stop: {stuck}")
@@ -247,8 +236,7 @@ class TCPServer(Peer):
             if self._state != "started" or self._refusing:
                 return
             self._refusing = True
-        assert self._wake_w is not None
-        self._wake_w.send(b"r")
+        self._wake()
         if self._accept_thread is not None:
             self._accept_thread.join()
         assert self._listener is not None

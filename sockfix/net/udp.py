@@ -8,7 +8,6 @@ are scheduled, never slept: the loop sends each datagram when it is due and keep
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import selectors
 import socket
@@ -22,7 +21,7 @@ from sockfix.core.record import Connection, Datagram
 from sockfix.core.rules import Rule
 from sockfix.core.script import Handler, Script
 from sockfix.core.shaping import Shaper
-from sockfix.net.base import EventListener, Peer, bind_error, family_of, wake_pair
+from sockfix.net.base import EventListener, Peer, bind_error, family_of
 
 __all__ = ["UDPServer"]
 
@@ -81,8 +80,6 @@ class UDPServer(Peer):
         self._datagrams: list[Datagram] = []
         self._due: list[tuple[float, int, _Peer, bytes]] = []
         self._seq = 0
-        self._wake_r: socket.socket | None = None
-        self._wake_w: socket.socket | None = None
         super().__init__(host=host, port=port, strict=strict, seed=seed, on_event=on_event)
 
     # -- lifecycle -------------------------------------------------
@@ -94,27 +91,20 @@ class UDPServer(Peer):
             self._sock = _Socket((self._host, self._port))
         except OSError as exc:
             raise bind_error(exc, self._host, self._port) from None
-        self._wake_r, self._wake_w = wake_pair()
-        self._t0 = time.perf_counter()
-        self._state = "started"
-        self._threads.start(self._loop, name="loop")
+        self._go(self._loop, "loop")
         return self
 
     def _shutdown(self) -> None:
         if not self._begin_stop():
             return
-        assert self._wake_w is not None
-        with contextlib.suppress(OSError):
-            self._wake_w.send(b"x")
+        self._wake()
         self._threads.join_all(timeout=5.0)
         for _, _, peer, data in sorted(self._due):
             peer.conn.record("fault", note=f"{len(data)} bytes never sent: the server stopped")
         self._due.clear()
         if self._sock is not None:
             self._sock.server_close()
-        for s in (self._wake_r, self._wake_w):
-            if s is not None:
-                s.close()
+        self._close_wake()
         self._end_stop()
 
     def _bound_port(self) -> int | None:

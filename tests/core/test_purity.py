@@ -71,6 +71,13 @@ def test_the_pure_modules_are_found() -> None:
         "errors.py",
         "handlers.py",
         "actions.py",
+        "scenario.py",
+        "scenario_model.py",
+        "scenario_toml.py",
+        "scenario_check.py",
+        "scenario_read.py",
+        "scenario_write.py",
+        "scenario_record.py",
     } <= names
 
 
