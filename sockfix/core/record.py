@@ -176,12 +176,14 @@ class Connection:
         return token
 
     def amend_out(self, token: tuple[int, int], sent: bytes) -> None:
-        """Correct the ``"out"`` event of ``token`` to the ``sent`` prefix that really went."""
+        """Correct the ``"out"`` event of ``token`` to the ``sent`` prefix that really went
+        (an ``"error"`` event when nothing went)."""
         event_index, chunk_index = token
         old = self.events[event_index]
         note = f"{old.note}; " if old.note else ""
+        kind: EventKind = "out" if sent else "error"
         self.events[event_index] = Event(
-            old.time, "out", sent, f"{note}send failed after {len(sent)} of {len(old.data)} bytes"
+            old.time, kind, sent, f"{note}send failed after {len(sent)} of {len(old.data)} bytes"
         )
         stream = self._out
         stream.chunks[chunk_index] = sent

@@ -145,6 +145,10 @@ class Shaper:
             )
         return got
 
+    def held(self) -> list[Send]:
+        """Sends a fault still holds back (``Reorder``), never sent if nothing follows."""
+        return [entry[1] for _, state in self._states.values() for entry in state.held]
+
     def on_connect(self) -> list[Action]:
         """Steps of the faults that act as the connection opens."""
         out: list[Action] = []

@@ -102,6 +102,12 @@ class UDPServer(Peer):
         for _, _, peer, data in sorted(self._due):
             peer.conn.record("fault", note=f"{len(data)} bytes never sent: the server stopped")
         self._due.clear()
+        for peer in self._peers.values():
+            for send in peer.shaper.held():
+                peer.conn.record(
+                    "fault",
+                    note=f"{len(send.data)} bytes held back, never sent: the server stopped",
+                )
         if self._sock is not None:
             self._sock.server_close()
         self._close_wake()

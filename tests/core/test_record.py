@@ -199,3 +199,17 @@ def test_received_and_sent_always_equal_the_events(records: list[tuple[str, byte
     assert conn.bytes_received == len(conn.received)
     assert conn.bytes_sent == len(conn.sent)
     assert [e.time for e in conn.events] == sorted(e.time for e in conn.events)
+
+
+def test_amend_out_corrects_a_send_that_failed_part_way_or_wholly():
+    conn = Connection(1, ("127.0.0.1", 1), clock=lambda: 1.0)
+    partial = conn.record_out(b"abcdef", "rule 1")
+    conn.amend_out(partial, b"abc")
+    failed = conn.record_out(b"xyz")
+    conn.amend_out(failed, b"")
+    assert conn.sent == b"abc"
+    assert conn.bytes_sent == 3
+    assert [(e.kind, e.data, e.note) for e in conn.events] == [
+        ("out", b"abc", "rule 1; send failed after 3 of 6 bytes"),
+        ("error", b"", "send failed after 0 of 3 bytes"),
+    ]

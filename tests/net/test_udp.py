@@ -307,6 +307,10 @@ def test_reorder_last_datagram_stays_held():
         assert fault_notes(server.connections[0]) == [
             "Reorder(1.0): holding a datagram back behind 1 later one(s)"
         ]
+    # Nothing lost: what stayed held is said at stop.
+    assert fault_notes(server.connections[0])[-1] == (
+        "3 bytes held back, never sent: the server stopped"
+    )
 
 
 def test_latency():
