@@ -219,7 +219,8 @@ def redis_address(tmp_path: Path) -> Iterator[tuple[str, int]]:
         exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
         "--dir", str(tmp_path), "--daemonize", "no", "--loglevel", "notice",
     ]  # fmt: skip
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
+    # bufsize=0: readline() must not pull lines past the marker into a buffer select() ignores
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=0) as proc:
         try:
             _wait_for_line(proc, b"Ready to accept connections", timeout=20)
             yield ("127.0.0.1", port)

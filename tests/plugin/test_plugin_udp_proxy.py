@@ -138,6 +138,7 @@ def test_a_falsifying_example_shows_its_own_transcript_last(pytester: pytest.Pyt
     result.assert_outcomes(failed=1)
     # Hypothesis shrinks to a single zero byte and replays it last: its server is the last one.
     text = result.stdout.str()
-    section = text[text.index("- sockfix -") :]
-    last_server = section[section.rindex("TCPServer 127.0.0.1:") :]
+    start = text.index("- sockfix -")
+    section = text[start : text.index("\n=====", start)]  # up to the summary that follows
+    last_server = section[section.rindex("\nTCPServer 127.0.0.1:") :]
     assert "<< in      2 B  \\x00\\n" in last_server
