@@ -8,8 +8,8 @@ are scheduled, never slept: the loop sends each datagram when it is due and keep
 
 from __future__ import annotations
 
+import contextlib
 import heapq
-import selectors
 import socket
 import socketserver
 import time
@@ -91,7 +91,9 @@ class UDPServer(Peer):
             self._sock = _Socket((self._host, self._port))
         except OSError as exc:
             raise bind_error(exc, self._host, self._port) from None
-        self._go(self._loop, "loop")
+        self._t0 = time.perf_counter()
+        self._state = "started"
+        self._threads.start(self._loop, name="loop")
         return self
 
     def _shutdown(self) -> None:
@@ -153,38 +155,47 @@ class UDPServer(Peer):
     # -- the loop --------------------------------------------------
 
     def _loop(self) -> None:
+        """Blocking receives (one syscall a datagram, like the plainest UDP server), with a
+        timeout only while sends are due; :meth:`_wake` sends an empty datagram to stop it."""
         sock = self._sock
         assert sock is not None
-        assert self._wake_r is not None
         raw = sock.socket
-        raw.setblocking(False)
-        with selectors.DefaultSelector() as sel:
-            sel.register(raw, selectors.EVENT_READ, "data")
-            sel.register(self._wake_r, selectors.EVENT_READ, "wake")
-            while not self._stopping.is_set():
-                timeout = None
-                if self._due:
-                    timeout = max(0.0, self._due[0][0] - time.monotonic())
-                for key, _ in sel.select(timeout):
-                    if key.data == "wake":
-                        return
-                    self._receive(raw)
-                self._send_due()
-
-    def _receive(self, raw: socket.socket) -> None:
-        for _ in range(64):  # drain what is queued, bounded so sends stay on time
+        timeout: float | None = None
+        while not self._stopping.is_set():
+            due = self._due
+            want = max(0.0, due[0][0] - time.monotonic()) if due else None
+            if want != timeout:
+                raw.settimeout(want)
+                timeout = want
             try:
                 data, address = raw.recvfrom(MAX_DATAGRAM)
-            except (BlockingIOError, InterruptedError):
-                return
+            except TimeoutError:
+                self._send_due()
+                continue
             except OSError as exc:  # e.g. ECONNREFUSED from an earlier send's ICMP error
+                if self._stopping.is_set():
+                    return
                 self._note_error(exc)
                 continue
+            if self._stopping.is_set():
+                return
             peer = self._peer(address)
             self._datagrams.append(Datagram(data, peer.conn.peer, self._clock()))
             actions = peer.script.datagram(data)
             if actions:
                 self._run(peer, peer.shaper.shape(actions))
+            if due:
+                self._send_due()
+
+    def _wake(self) -> None:
+        """Wake the blocking receive with an empty datagram (the loop sees it is stopping)."""
+        if self._sock is None:
+            return
+        with (
+            contextlib.suppress(OSError),
+            socket.socket(self._sock.address_family, socket.SOCK_DGRAM) as waker,
+        ):
+            waker.sendto(b"", self._sock.server_address[:2])
 
     def _peer(self, address: Any) -> _Peer:
         peer = self._peers.get(address)
@@ -200,6 +211,9 @@ class UDPServer(Peer):
 
     def _run(self, peer: _Peer, actions: list[Action]) -> None:
         """Send now what is due now; schedule what a wait put later."""
+        if len(actions) == 1 and type(actions[0]) is Send and actions[0].chunks is None:
+            self._send(peer, actions[0].data)  # the common case: one reply, now
+            return
         now = time.monotonic()
         at = now
         for action in actions:

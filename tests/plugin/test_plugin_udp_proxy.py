@@ -76,8 +76,8 @@ def test_make_tcp_proxy_records_both_sides_and_shows_them_in_the_report(
 def test_a_message_sent_just_before_the_test_ends_fails_the_call_phase(
     pytester: pytest.Pytester, run
 ) -> None:
-    # The client sends and returns at once: the server may not have framed the message yet
-    # when the body ends. The plugin lets it settle, so this is a failure of the test itself.
+    # The server has the bytes but may not have framed and judged them yet when the body
+    # ends. The plugin lets it settle, so this is a failure of the test itself.
     pytester.makepyfile(
         """
         import socket
@@ -85,6 +85,7 @@ def test_a_message_sent_just_before_the_test_ends_fails_the_call_phase(
         def test_last_words(tcp_server):
             sock = socket.create_connection(tcp_server.address, timeout=5)
             sock.sendall(b"UNEXPECTED\\n")
+            tcp_server.wait_until(lambda s: s.connections[0].bytes_received == 11)
             test_last_words.sock = sock
 
         def teardown_function(function):
