@@ -37,6 +37,10 @@ class Event(NamedTuple):
         return kind if kind == "in" or kind == "out" else None
 
 
+# Event(...) runs a Python-level __new__; the hot path builds the tuple directly (2x faster).
+_new_event = tuple.__new__
+
+
 class Datagram(NamedTuple):
     """One datagram a UDP server received: its bytes, who sent it, and when (seconds since the
     server started)."""
@@ -148,7 +152,7 @@ class Connection:
 
     def record_in(self, data: bytes) -> None:
         """``record("in", data)``, inlined for the per-read hot path."""
-        event = Event(self._clock(), "in", data, "")
+        event = _new_event(Event, (self._clock(), "in", data, ""))
         stream = self._in
         stream.chunks.append(data)
         stream.count += len(data)
@@ -163,7 +167,7 @@ class Connection:
         that ``sent`` does not show yet; if the send then fails part way, it calls
         :meth:`amend_out` with the returned token and the bytes that really went.
         """
-        event = Event(self._clock(), "out", data, note)
+        event = _new_event(Event, (self._clock(), "out", data, note))
         stream = self._out
         chunks = stream.chunks
         chunks.append(data)
