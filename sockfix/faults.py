@@ -16,18 +16,19 @@ Pure: no sockets, no threads, no sleeping.
 
 from __future__ import annotations
 
-import inspect
 import math
 import random
-from collections.abc import Iterable
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from sockfix.core.actions import Action, Note, Send, Wait
+from sockfix.core.actions import Action, Send, Wait
 from sockfix.core.actions import Close as CloseStep
 from sockfix.core.actions import HalfClose as HalfCloseStep
 from sockfix.core.actions import Hang as HangStep
 from sockfix.core.actions import Reset as ResetStep
+from sockfix.core.fault_base import REGISTRY, Fault, _cut_after, _note, _number, _register
+from sockfix.core.fault_base import State as State
+from sockfix.core.fault_plan import FaultPlan, PlannedFault
 
 __all__ = [
     "REGISTRY",
@@ -51,124 +52,6 @@ __all__ = [
     "Truncate",
     "build",
 ]
-
-REGISTRY: dict[str, type[Fault]] = {}
-
-
-def _register(cls: type[Fault]) -> type[Fault]:
-    REGISTRY[cls.name] = cls
-    return cls
-
-
-def _number(value: object, what: str, *, minimum: float = 0.0, integer: bool = False) -> None:
-    kinds: tuple[type, ...] = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds):
-        kind = "an int" if integer else "a number"
-        raise TypeError(f"{what} must be {kind}, got {value!r}")
-    assert isinstance(value, int | float)
-    if not math.isfinite(float(value)) or value < minimum:
-        raise ValueError(f"{what} must be >= {minimum:g}, got {value!r}")
-
-
-def _probability(value: object, what: str) -> None:
-    _number(value, what)
-    assert isinstance(value, int | float)
-    if value > 1:
-        raise ValueError(f"{what} is a probability in 0..1, got {value!r}; use 1.0 for always")
-
-
-class State:
-    """A fault's per-connection (per-direction) state: byte counts, the once-per-connection
-    draw, datagrams held back."""
-
-    __slots__ = ("active", "held", "passed")
-
-    def __init__(self) -> None:
-        self.passed = 0
-        self.active: bool | None = None
-        self.held: list[list[Any]] = []
-
-
-@dataclass(frozen=True)
-class Fault:
-    """Base of every fault: a frozen value with ``probability`` and a pure plan.
-
-    Subclasses override :meth:`on_connect` (steps when a connection opens), :meth:`shape`
-    (steps for bytes about to be sent) and :meth:`on_close` (steps instead of a close).
-    """
-
-    name: ClassVar[str] = ""
-    transports: ClassVar[frozenset[str]] = frozenset({"tcp"})
-    per_connection: ClassVar[bool] = False
-
-    probability: float = field(default=1.0, kw_only=True)
-
-    def __post_init__(self) -> None:
-        _probability(self.probability, f"{type(self).__name__}(probability=...)")
-
-    # -- the plan -----------------------------------------------------------------------------
-
-    def applies(self, rng: random.Random, state: State) -> bool:
-        """Whether the fault acts now: probability 0 and 1 draw nothing.
-
-        Per-connection faults (reset, close, hang...) draw once per connection; the others
-        draw for each send or datagram.
-        """
-        p = self.probability
-        if p <= 0:
-            return False
-        if self.per_connection:
-            if state.active is None:
-                state.active = p >= 1 or rng.random() < p
-            return state.active
-        return p >= 1 or rng.random() < p
-
-    def on_connect(self, rng: random.Random, state: State) -> list[Action]:
-        """Steps as the connection opens (before any greeting)."""
-        return []
-
-    def shape(self, send: Send, rng: random.Random, state: State) -> list[Action]:
-        """Steps that replace ``send`` (the default passes it through)."""
-        return [send]
-
-    def on_close(self, step: CloseStep, rng: random.Random, state: State) -> list[Action]:
-        """Steps that replace a close (the default passes it through)."""
-        return [step]
-
-    # -- text -----------------------------------------------------------------------------------
-
-    def __repr__(self) -> str:
-        args, keywords = [], []
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.kw_only:
-                if value != f.default:
-                    keywords.append(f"{f.name}={value!r}")
-            elif f.default is MISSING or f.name == "probability":
-                args.append(repr(value))
-            elif value != f.default:
-                args.append(f"{f.name}={value!r}")
-        args += keywords
-        return f"{type(self).__name__}({', '.join(args)})"
-
-
-def _note(fault: Fault, text: str) -> Note:
-    return Note(f"{fault!r}: {text}")
-
-
-def _cut_after(
-    fault: Fault, send: Send, state: State, limit: int, end: Action, what: str
-) -> list[Action]:
-    """Pass bytes until ``limit`` have passed in all, then ``end`` (close or reset)."""
-    room = limit - state.passed
-    if len(send.data) < room:
-        state.passed += len(send.data)
-        return [send]
-    head = send.data[:room]
-    state.passed += len(head)
-    out: list[Action] = [Send(head, send.chunks, send.gap, send.note)] if head else []
-    dropped = len(send.data) - len(head)
-    return [*out, _note(fault, f"{what} after {limit} bytes ({dropped} bytes not sent)"), end]
 
 
 # ---------------------------------------------------------------------------------- timing
@@ -540,138 +423,3 @@ def build(name: str, *args: Any, **kwargs: Any) -> Fault:
     if key not in REGISTRY:
         raise ValueError(f"unknown fault {name!r}: choose from {', '.join(sorted(REGISTRY))}")
     return REGISTRY[key](*args, **kwargs)
-
-
-# ---------------------------------------------------------------------------- fault plans
-
-_PLAN_DIRECTIONS = ("both", "upstream", "downstream")
-
-
-@dataclass(frozen=True, init=False, repr=False)
-class PlannedFault:
-    """One fault of a :class:`FaultPlan`, with where it goes: ``connections`` (accept order,
-    from 1; None: all) and ``direction`` (``"upstream"`` / ``"downstream"`` for a proxy;
-    ``"both"``, the default, is what a server shapes: the bytes it sends)."""
-
-    fault: Fault
-    connections: tuple[int, ...] | None
-    direction: str
-
-    def __init__(
-        self,
-        fault: Fault,
-        connections: Iterable[int] | int | None = None,
-        direction: str = "both",
-    ) -> None:
-        if not isinstance(fault, Fault):
-            raise TypeError(
-                f"PlannedFault takes a fault from sockfix.faults, such as Reset(), got {fault!r}"
-            )
-        numbers: tuple[int, ...] | None = None
-        if connections is not None:
-            given = [connections] if isinstance(connections, int) else connections
-            try:
-                listed = list(given)
-            except TypeError:
-                raise TypeError(
-                    f"PlannedFault(connections=...) takes connection numbers (accept order, "
-                    f"from 1) or None for all, got {connections!r}"
-                ) from None
-            if not listed or any(
-                isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in listed
-            ):
-                raise ValueError(
-                    f"PlannedFault(connections=...) needs connection numbers >= 1 (the first "
-                    f"connection is 1), got {connections!r}"
-                )
-            numbers = tuple(sorted(set(listed)))
-        if direction not in _PLAN_DIRECTIONS:
-            raise ValueError(
-                f"PlannedFault(direction=...) must be one of "
-                f"{', '.join(repr(d) for d in _PLAN_DIRECTIONS)}, got {direction!r}"
-            )
-        object.__setattr__(self, "fault", fault)
-        object.__setattr__(self, "connections", numbers)
-        object.__setattr__(self, "direction", direction)
-
-    def __repr__(self) -> str:
-        args = [repr(self.fault)]
-        if self.connections is not None:
-            args.append(f"connections={list(self.connections)!r}")
-        if self.direction != "both":
-            args.append(f"direction={self.direction!r}")
-        return f"PlannedFault({', '.join(args)})"
-
-
-@dataclass(frozen=True, init=False, repr=False)
-class FaultPlan:
-    """A schedule of faults to attach to a server or proxy, as one frozen value.
-
-    ``FaultPlan([Latency(0.01), PlannedFault(Reset(), connections=[1])])``: each item is a
-    fault (all connections, both directions) or a :class:`PlannedFault`. ``plan.faults`` lists
-    the faults, ``plan.attachments`` the planned faults, and ``plan.apply(server_or_proxy)``
-    attaches them in order. ``FaultPlan()`` (``FaultPlan(faults=())``) is the plan with no
-    faults. ``sockfix.strategies.fault_plans()`` draws these for Hypothesis tests.
-    """
-
-    attachments: tuple[PlannedFault, ...]
-
-    def __init__(self, faults: Iterable[Fault | PlannedFault] = ()) -> None:
-        if isinstance(faults, Fault | PlannedFault):
-            faults = [faults]
-        if not isinstance(faults, Iterable) or isinstance(faults, str | bytes):
-            raise TypeError(
-                f"FaultPlan() takes a list of faults (or PlannedFault values), got {faults!r}"
-            )
-        entries: list[PlannedFault] = []
-        for item in faults:
-            if isinstance(item, PlannedFault):
-                entries.append(item)
-            elif isinstance(item, Fault):
-                entries.append(PlannedFault(item))
-            else:
-                raise TypeError(
-                    f"FaultPlan() takes faults from sockfix.faults (or PlannedFault values), "
-                    f"got {item!r}"
-                )
-        object.__setattr__(self, "attachments", tuple(entries))
-
-    @property
-    def faults(self) -> tuple[Fault, ...]:
-        """The faults, in the order they are attached."""
-        return tuple(a.fault for a in self.attachments)
-
-    def __len__(self) -> int:
-        return len(self.attachments)
-
-    def apply(self, target: Any) -> None:
-        """Attach every fault to ``target`` (a server or a ``TCPProxy``), in order.
-
-        A proxy gets each fault's ``direction``; a server shapes only what it sends, so a
-        direction other than ``"both"`` is a ``ValueError`` there.
-        """
-        attach = getattr(target, "fault", None)
-        if not callable(attach):
-            raise TypeError(f"FaultPlan.apply() takes a sockfix server or proxy, got {target!r}")
-        takes_direction = "direction" in inspect.signature(attach).parameters
-        for a in self.attachments:
-            if a.direction != "both" and not takes_direction:
-                raise ValueError(
-                    f"{a!r}: only a proxy has directions; a server shapes what it sends. "
-                    f"Drop direction= or apply the plan to a sockfix.TCPProxy"
-                )
-        for a in self.attachments:
-            connections = None if a.connections is None else list(a.connections)
-            if takes_direction:
-                attach(a.fault, connections=connections, direction=a.direction)
-            else:
-                attach(a.fault, connections=connections)
-
-    def __repr__(self) -> str:
-        items = [
-            repr(a.fault) if a.connections is None and a.direction == "both" else repr(a)
-            for a in self.attachments
-        ]
-        if not items:
-            return "FaultPlan(faults=())"
-        return f"FaultPlan([{', '.join(items)}])"

@@ -163,13 +163,18 @@ class UDPServer(Peer):
         timeout: float | None = None
         while not self._stopping.is_set():
             due = self._due
-            want = max(0.0, due[0][0] - time.monotonic()) if due else None
+            want = None
+            if due:
+                want = due[0][0] - time.monotonic()
+                if want <= 0:  # (a timeout of 0 would make the socket non-blocking)
+                    self._send_due()
+                    continue
             if want != timeout:
                 raw.settimeout(want)
                 timeout = want
             try:
                 data, address = raw.recvfrom(MAX_DATAGRAM)
-            except TimeoutError:
+            except (TimeoutError, BlockingIOError):
                 self._send_due()
                 continue
             except OSError as exc:  # e.g. ECONNREFUSED from an earlier send's ICMP error

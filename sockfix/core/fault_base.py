@@ -1,0 +1,140 @@
+"""The base of every fault: :class:`Fault`, its per-connection :class:`State`, the registry.
+
+Also the helpers the faults of :mod:`sockfix.faults` share: argument checks, notes, and cutting
+a connection after a number of bytes. Users import all of this from :mod:`sockfix.faults`.
+
+Pure: no sockets, no threads, no sleeping.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, ClassVar
+
+from sockfix.core.actions import Action, Note, Send
+from sockfix.core.actions import Close as CloseStep
+
+REGISTRY: dict[str, type[Fault]] = {}
+
+
+def _register(cls: type[Fault]) -> type[Fault]:
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def _number(value: object, what: str, *, minimum: float = 0.0, integer: bool = False) -> None:
+    kinds: tuple[type, ...] = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        kind = "an int" if integer else "a number"
+        raise TypeError(f"{what} must be {kind}, got {value!r}")
+    assert isinstance(value, int | float)
+    if not math.isfinite(float(value)) or value < minimum:
+        raise ValueError(f"{what} must be >= {minimum:g}, got {value!r}")
+
+
+def _probability(value: object, what: str) -> None:
+    _number(value, what)
+    assert isinstance(value, int | float)
+    if value > 1:
+        raise ValueError(f"{what} is a probability in 0..1, got {value!r}; use 1.0 for always")
+
+
+class State:
+    """A fault's per-connection (per-direction) state: byte counts, the once-per-connection
+    draw, datagrams held back."""
+
+    __slots__ = ("active", "held", "passed")
+
+    def __init__(self) -> None:
+        self.passed = 0
+        self.active: bool | None = None
+        self.held: list[list[Any]] = []
+
+
+@dataclass(frozen=True)
+class Fault:
+    """Base of every fault: a frozen value with ``probability`` and a pure plan.
+
+    Subclasses override :meth:`on_connect` (steps when a connection opens), :meth:`shape`
+    (steps for bytes about to be sent) and :meth:`on_close` (steps instead of a close).
+    """
+
+    name: ClassVar[str] = ""
+    transports: ClassVar[frozenset[str]] = frozenset({"tcp"})
+    per_connection: ClassVar[bool] = False
+
+    probability: float = field(default=1.0, kw_only=True)
+
+    def __post_init__(self) -> None:
+        _probability(self.probability, f"{type(self).__name__}(probability=...)")
+
+    # -- the plan -----------------------------------------------------------------------------
+
+    def applies(self, rng: random.Random, state: State) -> bool:
+        """Whether the fault acts now: probability 0 and 1 draw nothing.
+
+        Per-connection faults (reset, close, hang...) draw once per connection; the others
+        draw for each send or datagram.
+        """
+        p = self.probability
+        if p <= 0:
+            return False
+        if self.per_connection:
+            if state.active is None:
+                state.active = p >= 1 or rng.random() < p
+            return state.active
+        return p >= 1 or rng.random() < p
+
+    def on_connect(self, rng: random.Random, state: State) -> list[Action]:
+        """Steps as the connection opens (before any greeting)."""
+        return []
+
+    def shape(self, send: Send, rng: random.Random, state: State) -> list[Action]:
+        """Steps that replace ``send`` (the default passes it through)."""
+        return [send]
+
+    def on_close(self, step: CloseStep, rng: random.Random, state: State) -> list[Action]:
+        """Steps that replace a close (the default passes it through)."""
+        return [step]
+
+    # -- text -----------------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        args, keywords = [], []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.kw_only:
+                if value != f.default:
+                    keywords.append(f"{f.name}={value!r}")
+            elif f.default is MISSING or f.name == "probability":
+                args.append(repr(value))
+            elif value != f.default:
+                args.append(f"{f.name}={value!r}")
+        args += keywords
+        return f"{type(self).__name__}({', '.join(args)})"
+
+
+def _note(fault: Fault, text: str) -> Note:
+    return Note(f"{fault!r}: {text}")
+
+
+def _cut_after(
+    fault: Fault, send: Send, state: State, limit: int, end: Action, what: str
+) -> list[Action]:
+    """Pass bytes until ``limit`` have passed in all, then ``end`` (close or reset)."""
+    room = limit - state.passed
+    if len(send.data) < room:
+        state.passed += len(send.data)
+        return [send]
+    head = send.data[:room]
+    state.passed += len(head)
+    out: list[Action] = [Send(head, send.chunks, send.gap, send.note)] if head else []
+    dropped = len(send.data) - len(head)
+    return [*out, _note(fault, f"{what} after {limit} bytes ({dropped} bytes not sent)"), end]
+
+
+# Public as sockfix.faults.Fault / sockfix.faults.State: class reprs and pickles name that module.
+Fault.__module__ = "sockfix.faults"
+State.__module__ = "sockfix.faults"
