@@ -1,5 +1,5 @@
-"""What every sockfix server (and later the proxy) shares: options, lifecycle, waiting,
-faults, strict reporting and transcripts. Subclasses bind, serve and shut down."""
+"""What every sockfix server and the proxy share: options, life cycle, waiting, faults,
+strict reporting and transcripts. Subclasses bind, serve and shut down."""
 
 from __future__ import annotations
 
