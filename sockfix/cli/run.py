@@ -33,6 +33,9 @@ class _Config:
         raise NotImplementedError
 
 
+SIGNAL_CHECK_S = 0.1
+
+
 def _run(config: _Config, stop: threading.Event | None, out: TextIO, err: TextIO) -> int:
     """Start the peer, print until ``stop`` is set (or a signal comes), stop it cleanly."""
     name = f"sockfix {config.command}"
@@ -69,7 +72,11 @@ def _run(config: _Config, stop: threading.Event | None, out: TextIO, err: TextIO
             return EXIT_USAGE
         try:
             printer.line(f"listening on {_host_port(peer.host, peer.port)}")
-            stop.wait()
+            # Wake now and then: a signal delivered to one of the server's threads only sets a
+            # flag, and its Python handler runs when the main thread next runs bytecode; a
+            # main thread blocked in an untimed wait would never see Ctrl-C or SIGTERM.
+            while not stop.wait(SIGNAL_CHECK_S):
+                pass
         finally:
             peer.stop(check=False)
     status = config.finish(peer, printer, err)
