@@ -78,6 +78,10 @@ class _Link:
         try:
             up = _connect(proxy.upstream, proxy.connect_timeout, proxy._stopping)
         except OSError as exc:
+            if proxy._stopping.is_set():  # stop() came first: a stop, not an upstream failure
+                conn.upstream.record("close", note="proxy stopped while connecting")
+                self._finish()
+                return
             conn.upstream.record("error", note=f"upstream {_where(proxy.upstream)}: {exc}")
             conn.record("error", note=f"upstream unreachable ({exc}); resetting the client")
             self._finish(reset=self.client)
@@ -85,8 +89,14 @@ class _Link:
         up.settimeout(None)
         up.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._lock:
-            self.upstream = up
+            closed = self._closed  # stop() finished this link while we were connecting
+            if not closed:
+                self.upstream = up
             stopping = proxy._stopping.is_set()
+        if closed:
+            up.close()
+            conn.upstream.record("close", note="proxy stopped before the upstream connect ended")
+            return
         if stopping:
             self._finish()
             return
