@@ -22,7 +22,7 @@ from sockfix.core.record import Connection
 from sockfix.core.script import Script
 from sockfix.core.shaping import Shaper
 
-__all__ = ["RECV_SIZE", "ConnectionRunner", "send_all", "send_rst"]
+__all__ = ["RECV_SIZE", "ConnectionRunner", "send_recorded", "send_rst"]
 
 RECV_SIZE = 256 * 1024
 _LINGER_ZERO = struct.pack("ii", 1, 0)
@@ -36,16 +36,27 @@ def send_rst(sock: socket.socket) -> None:
     sock.close()
 
 
-def send_all(sock: socket.socket, view: memoryview) -> tuple[int, OSError | None]:
-    """Send all of ``view``: how many bytes the kernel took, and the error that stopped it."""
-    total = len(view)
+def send_recorded(
+    sock: socket.socket, rec: Connection, data: bytes, note: str = ""
+) -> OSError | None:
+    """Send all of ``data`` on ``sock`` as one ``"out"`` event of ``rec``; the error that
+    stopped it, if any.
+
+    The event is recorded *before* sending, so that no peer ever holds bytes that ``sent``
+    does not show yet; if the send fails part way it is amended to the prefix that went.
+    """
+    token = rec.record_out(data, note)
     done = 0
     try:
-        while done < total:
-            done += sock.send(view[done:] if done else view)
+        done = sock.send(data)  # a blocking send nearly always takes it all at once
+        if done < len(data):
+            view = memoryview(data)
+            while done < len(data):
+                done += sock.send(view[done:])
     except OSError as exc:
-        return done, exc
-    return done, None
+        rec.amend_out(token, data[:done])
+        return exc
+    return None
 
 
 class ConnectionRunner:
@@ -238,30 +249,15 @@ class ConnectionRunner:
         return self._send_bytes(whole if whole_view else bytes(view), note)
 
     def _send_bytes(self, data: bytes, note: str = "") -> bool:
-        """Send all of ``data``, recording exactly what the kernel accepted.
-
-        One ``"out"`` event per piece, recorded *before* sending, so that a client never holds
-        bytes that ``sent`` does not show yet; amended to the prefix that went if the send
-        fails part way.
-        """
-        conn = self.conn
-        token = conn.record_out(data, note)
-        send = self.sock.send
-        done = 0
-        try:
-            done = send(data)  # a blocking send nearly always takes it all
-            if done < len(data):
-                view = memoryview(data)
-                while done < len(data):
-                    done += send(view[done:])
-        except OSError as exc:
-            conn.amend_out(token, data[:done])
+        """Send all of ``data`` (see :func:`send_recorded`); False once the connection is over."""
+        exc = send_recorded(self.sock, self.conn, data, note)
+        if exc is not None:
             if self.stopping.is_set():
                 pass  # stop() shut the socket down (EPIPE): not the peer's doing
             elif isinstance(exc, ConnectionResetError | BrokenPipeError):
                 self._peer_reset()
             else:
-                conn.record("error", note=f"send: {exc}")
+                self.conn.record("error", note=f"send: {exc}")
             return False
         return True
 

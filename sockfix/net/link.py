@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from sockfix.core.actions import Action, Close, HalfClose, Hang, Note, Reset, Send, Wait
 from sockfix.core.record import Connection
 from sockfix.core.shaping import FaultSet, Shaper
-from sockfix.net.execute import RECV_SIZE, send_all, send_rst
+from sockfix.net.execute import RECV_SIZE, send_recorded, send_rst
 
 if TYPE_CHECKING:
     from sockfix.net.proxy import ProxyConnection, TCPProxy
@@ -164,11 +164,7 @@ class _Link:
                     if self._closed:  # the other pump ended the link meanwhile
                         return "end"
                     whole = len(piece) == len(action.data)
-                    # Recorded before sending: the client never holds bytes `sent` lacks.
-                    token = rec.record_out(action.data if whole else bytes(piece))
-                    done, error = send_all(dst, piece)
-                    if done < len(piece):
-                        rec.amend_out(token, bytes(piece[:done]))
+                    error = send_recorded(dst, rec, action.data if whole else bytes(piece))
                     if error is not None:
                         if stopping.is_set() or self._closed:
                             return "end"

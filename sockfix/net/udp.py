@@ -112,7 +112,6 @@ class UDPServer(Peer):
                 )
         if self._sock is not None:
             self._sock.server_close()
-        self._close_wake()
         self._end_stop()
 
     def _bound_port(self) -> int | None:

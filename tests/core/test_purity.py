@@ -105,10 +105,10 @@ def test_core_never_imports_net_or_plugin() -> None:
         ("import selectors, os", ["line 1: import selectors"]),
         ("from socket import create_connection", ["line 1: from socket import ..."]),
         ("from threading import Thread", ["line 1: from threading import ..."]),
-        ("import time\ntime.sleep(1)", ["line 2: .sleep"]),
+        ("import time\ntime.sleep(1)", ["line 2: .sleep"]),  # sleep-ok: checker input
         ("from time import sleep", ["line 1: from time import sleep"]),
-        ("import time as t\nt.sleep(0)", ["line 2: .sleep"]),
-        ("def f():\n    sleep(1)", ["line 2: sleep"]),
+        ("import time as t\nt.sleep(0)", ["line 2: .sleep"]),  # sleep-ok: checker input
+        ("def f():\n    sleep(1)", ["line 2: sleep"]),  # sleep-ok: checker input
         ("__import__('socket')", ["line 1: dynamic import of socket"]),
         ("importlib.import_module('threading')", ["line 1: dynamic import of threading"]),
         ("import struct\nimport time\ntime.monotonic()", []),
