@@ -15,6 +15,7 @@ from sockfix.cli.args import _one_line
 from sockfix.cli.defaults import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
 from sockfix.cli.output import _Printer
 from sockfix.cli.run import _Config, _run
+from sockfix.core.faults import Direction
 from sockfix.core.record import Connection, Event
 from sockfix.net.base import Peer
 from sockfix.net.proxy import TCPProxy
@@ -35,7 +36,7 @@ class _ProxyConfig(_Config):
         framing: framings.Framing,
         seed: int | None,
         faults: list[_faults.Fault],
-        direction: str,
+        direction: Direction,
         record: str | None,
     ) -> None:
         super().__init__(host, port, max_bytes)

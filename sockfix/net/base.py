@@ -13,11 +13,11 @@ from types import TracebackType
 from typing import Self
 
 from sockfix.core.errors import PortInUseError, StrictError
+from sockfix.core.faults import Fault
+from sockfix.core.faults.shaping import FaultSet, pick_seed
 from sockfix.core.record import Connection, Event
 from sockfix.core.rules import RuleBook
-from sockfix.core.shaping import FaultSet, pick_seed
 from sockfix.core.transcript import DEFAULT_LIMIT, render_server
-from sockfix.faults import Fault
 from sockfix.net import runtime
 from sockfix.net.runtime import Changes, ThreadSet, announce
 
@@ -75,7 +75,7 @@ class Peer:
         self.seed_picked = seed is None
         self.seed: int = pick_seed() if seed is None else seed
         self.on_event = on_event
-        self._faults = FaultSet(self.transport, ("out",))
+        self._faults = FaultSet(self.transport)
         self._lock = threading.Lock()
         self._book = RuleBook(guard=self._lock)
         self._connections: list[Connection] = []
@@ -240,7 +240,7 @@ class Peer:
         counted from 1; omitted, it applies to all, open ones included (from their next send).
         Faults compose in the order added. Returns the fault.
         """
-        return self._faults.add(fault, connections, "out")
+        return self._faults.add(fault, connections)
 
     def clear_faults(self) -> None:
         """Remove every fault; open connections send unshaped from their next send on."""

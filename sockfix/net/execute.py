@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable, Iterable
 
 from sockfix.core.actions import Action, Close, HalfClose, Hang, Note, Reset, Send, Wait
+from sockfix.core.faults.shaping import Shaper
 from sockfix.core.record import Connection
 from sockfix.core.script import Script
-from sockfix.core.shaping import Shaper
 
 __all__ = ["RECV_SIZE", "ConnectionRunner", "send_recorded", "send_rst"]
 

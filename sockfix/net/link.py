@@ -17,37 +17,15 @@ import time
 from typing import TYPE_CHECKING
 
 from sockfix.core.actions import Action, Close, HalfClose, Hang, Note, Reset, Send, Wait
+from sockfix.core.faults import Direction
+from sockfix.core.faults.shaping import Shaper
 from sockfix.core.record import Connection
-from sockfix.core.shaping import FaultSet, Shaper
 from sockfix.net.execute import RECV_SIZE, send_recorded, send_rst
 
 if TYPE_CHECKING:
     from sockfix.net.proxy import ProxyConnection, TCPProxy
 
 _raw_shutdown = socket.socket.shutdown
-
-
-class _Shaper(Shaper):
-    """A :class:`Shaper` that also gives the ``on_connect`` steps of faults attached while the
-    connection is open (at its next chunk): ``Hang()`` or ``Timeout()`` attached live act too."""
-
-    __slots__ = ("_started",)
-
-    def __init__(self, faults: FaultSet, seed: int, number: int, direction: str) -> None:
-        super().__init__(faults, seed, number, direction)
-        self._started: set[int] = set()
-
-    def starting(self) -> list[Action]:
-        """The ``on_connect`` steps of the faults not started on this connection yet."""
-        out: list[Action] = []
-        if not self._faults.attached:
-            return out
-        for a in self._active():
-            if a.index not in self._started:
-                self._started.add(a.index)
-                rng, state = self._state(a)
-                out += a.fault.on_connect(rng, state)
-        return out
 
 
 class _Link:
@@ -104,7 +82,7 @@ class _Link:
         proxy._threads.start(self._pump, "downstream", name=f"link {conn.number} downstream")
         self._pump("upstream")
 
-    def _pump(self, direction: str) -> None:
+    def _pump(self, direction: Direction) -> None:
         conn = self.conn
         up = self.upstream
         assert up is not None
@@ -114,11 +92,11 @@ class _Link:
             src, dst, src_rec, dst_rec = self.client, up, conn, conn.upstream
         else:
             src, dst, src_rec, dst_rec = up, self.client, conn.upstream, conn
-        shaper = _Shaper(self.proxy._faults, self.proxy.seed, conn.number, direction)
+        shaper = Shaper(self.proxy._faults, self.proxy.seed, conn.number, direction)
         stopping = self.proxy._stopping
         muted = False
         try:
-            started = self._carry(shaper.starting(), dst, dst_rec, direction)
+            started = self._carry(shaper.on_connect(), dst, dst_rec, direction)
             if started == "end":
                 return
             muted = started == "hang"
@@ -144,9 +122,7 @@ class _Link:
                 src_rec.record_in(data)
                 if muted:
                     continue
-                result = self._carry(shaper.starting(), dst, dst_rec, direction)
-                if result == "ok":
-                    result = self._carry(shaper.shape([Send(data)]), dst, dst_rec, direction)
+                result = self._carry(shaper.shape([Send(data)]), dst, dst_rec, direction)
                 if result == "hang":
                     muted = True
                 elif result == "end":

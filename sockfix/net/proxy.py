@@ -15,15 +15,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
 
+from sockfix.core.faults import Direction, Fault
+from sockfix.core.faults.shaping import FaultSet
 from sockfix.core.record import Connection
-from sockfix.faults import Fault
 from sockfix.framing import Framing, lines
 from sockfix.net.base import EventListener, Peer, bind_error, check_host_port, family_of
 from sockfix.net.link import _Link, _where
 
 __all__ = ["ProxyConnection", "TCPProxy"]
-
-DIRECTIONS = ("upstream", "downstream")
 
 
 class ProxyConnection(Connection):
@@ -83,7 +82,7 @@ class TCPProxy(Peer):
         self._sock: socket.socket | None = None
         self._port_bound: int | None = None  # kept after stop(): the socket is closed by then
         super().__init__(host=host, port=port, strict=False, seed=seed, on_event=on_event)
-        self._faults.directions = DIRECTIONS
+        self._faults = FaultSet(self.transport, directional=True)
 
     # -- lifecycle -------------------------------------------------
 
@@ -159,7 +158,7 @@ class TCPProxy(Peer):
     # -- faults -----------------------------------------------------
 
     def fault(
-        self, fault: Fault, connections: list[int] | None = None, direction: str = "both"
+        self, fault: Fault, connections: list[int] | None = None, direction: Direction = "both"
     ) -> Fault:
         """Attach a fault to one direction (``"upstream"``: client to server,
         ``"downstream"``: server to client) or ``"both"`` (the default); live on open

@@ -17,11 +17,11 @@ import threading
 from collections.abc import Callable
 from typing import Any, Self
 
+from sockfix.core.faults.shaping import Shaper
 from sockfix.core.patterns import Pattern
 from sockfix.core.record import Connection
 from sockfix.core.rules import Rule
 from sockfix.core.script import Handler, Script
-from sockfix.core.shaping import Shaper
 from sockfix.framing import Framing, describe, lines
 from sockfix.net.base import EventListener, Peer, bind_error, family_of
 from sockfix.net.execute import ConnectionRunner
@@ -195,7 +195,7 @@ class TCPServer(Peer):
                 self._stopping,
                 self._make_script,
                 self._handshake_fn(),
-                Shaper(self._faults, self.seed, conn.number, "out"),
+                Shaper(self._faults, self.seed, conn.number, "downstream"),
             )
             self._runners.append(runner)
         conn.record("connect", note=f"from {peer[0]}:{peer[1]}")

@@ -16,11 +16,11 @@ import time
 from typing import Any, Self
 
 from sockfix.core.actions import Action, Note, Send, Wait
+from sockfix.core.faults.shaping import Shaper
 from sockfix.core.patterns import Pattern
 from sockfix.core.record import Connection, Datagram
 from sockfix.core.rules import Rule
 from sockfix.core.script import Handler, Script
-from sockfix.core.shaping import Shaper
 from sockfix.net.base import EventListener, Peer, bind_error, family_of
 
 __all__ = ["UDPServer"]
@@ -209,7 +209,9 @@ class UDPServer(Peer):
             )
             self._connections.append(conn)
             script = Script(conn, self._book, _whole, self.handler, self.strict, self._problems)
-            peer = _Peer(address, conn, script, Shaper(self._faults, self.seed, conn.number, "out"))
+            peer = _Peer(
+                address, conn, script, Shaper(self._faults, self.seed, conn.number, "downstream")
+            )
             self._peers[address] = peer
         return peer
 

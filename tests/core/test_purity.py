@@ -21,7 +21,7 @@ def pure_modules() -> list[Path]:
     return [
         PACKAGE / "framing.py",
         PACKAGE / "faults.py",
-        *sorted((PACKAGE / "core").glob("*.py")),
+        *sorted((PACKAGE / "core").rglob("*.py")),
     ]
 
 
@@ -59,25 +59,31 @@ def violations(source: str) -> list[str]:
 
 
 def test_the_pure_modules_are_found() -> None:
-    names = {p.name for p in pure_modules()}
+    names = {str(p.relative_to(PACKAGE)) for p in pure_modules()}
     assert {
         "framing.py",
-        "patterns.py",
-        "rules.py",
-        "script.py",
-        "record.py",
-        "transcript.py",
-        "text.py",
-        "errors.py",
-        "handlers.py",
-        "actions.py",
-        "scenario.py",
-        "scenario_model.py",
-        "scenario_toml.py",
-        "scenario_check.py",
-        "scenario_read.py",
-        "scenario_write.py",
-        "scenario_record.py",
+        "faults.py",
+        "core/patterns.py",
+        "core/rules.py",
+        "core/script.py",
+        "core/record.py",
+        "core/transcript.py",
+        "core/text.py",
+        "core/errors.py",
+        "core/handlers.py",
+        "core/actions.py",
+        "core/faults/__init__.py",
+        "core/faults/base.py",
+        "core/faults/catalogue.py",
+        "core/faults/plan.py",
+        "core/faults/shaping.py",
+        "core/scenario/__init__.py",
+        "core/scenario/model.py",
+        "core/scenario/toml.py",
+        "core/scenario/check.py",
+        "core/scenario/read.py",
+        "core/scenario/write.py",
+        "core/scenario/record.py",
     } <= names
 
 

@@ -6,15 +6,15 @@ import pytest
 
 from sockfix import faults
 from sockfix.core.actions import Close, Hang, Note, Reset, Send, Wait
-from sockfix.core.shaping import FaultSet, Shaper, check_connections, pick_seed, stream
+from sockfix.core.faults.shaping import FaultSet, Shaper, check_connections, pick_seed, stream
 
 
 def tcp() -> FaultSet:
-    return FaultSet("tcp", ("out",))
+    return FaultSet("tcp")
 
 
 def shaped(fs: FaultSet, seed: int, number: int, data: bytes = bytes(200)) -> list[object]:
-    return Shaper(fs, seed, number, "out").shape([Send(data)])
+    return Shaper(fs, seed, number, "downstream").shape([Send(data)])
 
 
 def sent(actions: list[object]) -> bytes:
@@ -25,13 +25,13 @@ def sent(actions: list[object]) -> bytes:
 
 
 def test_stream_is_keyed_by_seed_connection_direction_and_fault():
-    first = stream(7, 1, "out", 1).random()
-    assert stream(7, 1, "out", 1).random() == first
+    first = stream(7, 1, "downstream", 1).random()
+    assert stream(7, 1, "downstream", 1).random() == first
     others = {
-        stream(8, 1, "out", 1).random(),
-        stream(7, 2, "out", 1).random(),
+        stream(8, 1, "downstream", 1).random(),
+        stream(7, 2, "downstream", 1).random(),
         stream(7, 1, "upstream", 1).random(),
-        stream(7, 1, "out", 2).random(),
+        stream(7, 1, "downstream", 2).random(),
     }
     assert first not in others
     assert len(others) == 4
@@ -60,12 +60,12 @@ def test_same_seed_same_steps_other_seed_other_steps(fault):
 def test_adding_a_connection_never_shifts_another():
     fs = tcp()
     fs.add(faults.Corrupt(0.5))
-    alone = Shaper(fs, 7, 2, "out")
+    alone = Shaper(fs, 7, 2, "downstream")
     alone_out = [alone.shape([Send(bytes(50))]) for _ in range(3)]
 
-    busy_first = Shaper(fs, 7, 1, "out")
-    second = Shaper(fs, 7, 2, "out")
-    third = Shaper(fs, 7, 3, "out")
+    busy_first = Shaper(fs, 7, 1, "downstream")
+    second = Shaper(fs, 7, 2, "downstream")
+    third = Shaper(fs, 7, 3, "downstream")
     crowd_out = []
     for _ in range(3):
         busy_first.shape([Send(bytes(500))])
@@ -92,7 +92,7 @@ def test_faults_compose_in_the_order_added():
     chunk_then_delay = tcp()
     chunk_then_delay.add(faults.Chunked(2))
     chunk_then_delay.add(faults.Latency(0.1))
-    assert Shaper(chunk_then_delay, 1, 1, "out").shape([Send(b"abcd")]) == [
+    assert Shaper(chunk_then_delay, 1, 1, "downstream").shape([Send(b"abcd")]) == [
         Note("Chunked(2): 4 bytes as 2 sends"),
         Note("Latency(0.1): delayed 4 bytes by 0.100000 s"),
         Wait(0.1),
@@ -101,7 +101,7 @@ def test_faults_compose_in_the_order_added():
     delay_then_chunk = tcp()
     delay_then_chunk.add(faults.Latency(0.1))
     delay_then_chunk.add(faults.Chunked(2))
-    assert Shaper(delay_then_chunk, 1, 1, "out").shape([Send(b"abcd")]) == [
+    assert Shaper(delay_then_chunk, 1, 1, "downstream").shape([Send(b"abcd")]) == [
         Note("Latency(0.1): delayed 4 bytes by 0.100000 s"),
         Wait(0.1),
         Note("Chunked(2): 4 bytes as 2 sends"),
@@ -113,7 +113,7 @@ def test_a_later_fault_shapes_what_an_earlier_one_made():
     fs = tcp()
     fs.add(faults.Truncate(3))
     fs.add(faults.SlowClose(0.5))
-    assert Shaper(fs, 1, 1, "out").shape([Send(b"abcdef")]) == [
+    assert Shaper(fs, 1, 1, "downstream").shape([Send(b"abcdef")]) == [
         Send(b"abc"),
         Note("Truncate(3): truncated after 3 bytes (3 bytes not sent)"),
         Note("SlowClose(0.5): FIN delayed 0.5 s"),
@@ -126,12 +126,12 @@ def test_other_actions_pass_through():
     fs = tcp()
     fs.add(faults.Latency(0.1))
     actions = [Wait(1.0), Hang("rule 1"), Reset("rule 2")]
-    assert Shaper(fs, 1, 1, "out").shape(list(actions)) == actions
+    assert Shaper(fs, 1, 1, "downstream").shape(list(actions)) == actions
 
 
 def test_no_faults_is_the_identity():
     actions = [Send(b"a"), Close()]
-    shaper = Shaper(tcp(), 1, 1, "out")
+    shaper = Shaper(tcp(), 1, 1, "downstream")
     assert shaper.shape(actions) is actions
     assert shaper.on_connect() == []
 
@@ -140,7 +140,7 @@ def test_on_connect_collects_every_fault():
     fs = tcp()
     fs.add(faults.Latency(0.1))
     fs.add(faults.Reset())
-    assert Shaper(fs, 1, 1, "out").on_connect() == [
+    assert Shaper(fs, 1, 1, "downstream").on_connect() == [
         Note("Reset(): reset on connect"),
         Reset("fault"),
     ]
@@ -149,7 +149,7 @@ def test_on_connect_collects_every_fault():
 def test_connections_pick_connections():
     fs = tcp()
     fs.add(faults.Reset(), connections=[1, 2])
-    assert [bool(Shaper(fs, 1, n, "out").on_connect()) for n in (1, 2, 3, 4)] == [
+    assert [bool(Shaper(fs, 1, n, "downstream").on_connect()) for n in (1, 2, 3, 4)] == [
         True,
         True,
         False,
@@ -157,7 +157,7 @@ def test_connections_pick_connections():
     ]
     fs2 = tcp()
     fs2.add(faults.Reset(), connections=3)
-    assert [bool(Shaper(fs2, 1, n, "out").on_connect()) for n in (1, 2, 3)] == [
+    assert [bool(Shaper(fs2, 1, n, "downstream").on_connect()) for n in (1, 2, 3)] == [
         False,
         False,
         True,
@@ -166,7 +166,7 @@ def test_connections_pick_connections():
 
 def test_changes_reach_open_shapers_at_their_next_send():
     fs = tcp()
-    shaper = Shaper(fs, 1, 1, "out")
+    shaper = Shaper(fs, 1, 1, "downstream")
     assert shaper.shape([Send(b"abcd")]) == [Send(b"abcd")]
     fs.add(faults.Chunked(2))
     assert shaper.shape([Send(b"abcd")])[-1] == Send(b"abcd", 2)
@@ -178,15 +178,15 @@ def test_changes_reach_open_shapers_at_their_next_send():
 def test_per_connection_state_lives_in_the_shaper():
     fs = tcp()
     fs.add(faults.Truncate(3))
-    shaper = Shaper(fs, 1, 1, "out")
+    shaper = Shaper(fs, 1, 1, "downstream")
     assert shaper.shape([Send(b"ab")]) == [Send(b"ab")]
     assert sent(shaper.shape([Send(b"cd")])) == b"c"
     # Another connection counts its own bytes.
-    assert Shaper(fs, 1, 2, "out").shape([Send(b"ab")]) == [Send(b"ab")]
+    assert Shaper(fs, 1, 2, "downstream").shape([Send(b"ab")]) == [Send(b"ab")]
 
 
 def test_directions():
-    fs = FaultSet("tcp", ("upstream", "downstream"))
+    fs = FaultSet("tcp", directional=True)
     fs.add(faults.Chunked(1), direction="downstream")
     fs.add(faults.Latency(0.1))  # both
     up = Shaper(fs, 1, 1, "upstream").shape([Send(b"ab")])
@@ -238,14 +238,14 @@ def test_udp_only_fault_on_tcp_names_the_tcp_faults():
 
 def test_tcp_only_fault_on_udp_names_the_udp_faults():
     with pytest.raises(TypeError) as info:
-        FaultSet("udp", ("out",)).add(faults.Reset())
+        FaultSet("udp").add(faults.Reset())
     text = str(info.value)
     assert "Reset() is not a UDP fault" in text
     assert "Corrupt, Drop, Duplicate, Latency, Reorder" in text
 
 
 def test_bad_direction():
-    fs = FaultSet("tcp", ("upstream", "downstream"))
+    fs = FaultSet("tcp", directional=True)
     with pytest.raises(ValueError, match="'upstream', 'downstream' or 'both', got 'up'"):
         fs.add(faults.Latency(0.1), direction="up")
 

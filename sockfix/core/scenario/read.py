@@ -14,11 +14,11 @@ import tomllib
 from dataclasses import fields
 from typing import Any
 
-from sockfix import faults as _faults
+from sockfix.core import faults as _faults
 from sockfix.core.errors import ScenarioError
 from sockfix.core.rules import RuleBook
-from sockfix.core.scenario_check import ValueChecker
-from sockfix.core.scenario_model import (
+from sockfix.core.scenario.check import ValueChecker
+from sockfix.core.scenario.model import (
     ENDINGS,
     EXPECT_KEYS,
     FAULT_RESERVED,
@@ -30,7 +30,7 @@ from sockfix.core.scenario_model import (
     RuleSpec,
     Scenario,
 )
-from sockfix.core.scenario_toml import show_value, toml_value
+from sockfix.core.scenario.toml import show_value, toml_value
 from sockfix.framing import parse
 
 

@@ -24,21 +24,21 @@ Pure: no sockets, no threads (reading and writing the file is the only I/O).
 from __future__ import annotations
 
 from sockfix.core.errors import ScenarioError
-from sockfix.core.scenario_model import ENDINGS as ENDINGS
-from sockfix.core.scenario_model import EXPECT_KEYS as EXPECT_KEYS
-from sockfix.core.scenario_model import FAULT_RESERVED as FAULT_RESERVED
-from sockfix.core.scenario_model import RULE_KEYS as RULE_KEYS
-from sockfix.core.scenario_model import TOP_KEYS as TOP_KEYS
-from sockfix.core.scenario_model import VERSION as VERSION
-from sockfix.core.scenario_model import Ending as Ending
-from sockfix.core.scenario_model import FaultSpec, RuleSpec, Scenario
-from sockfix.core.scenario_model import RuleTarget as RuleTarget
-from sockfix.core.scenario_model import Scriptable as Scriptable
-from sockfix.core.scenario_read import load, loads
-from sockfix.core.scenario_record import Exchange as Exchange
-from sockfix.core.scenario_record import exchanges_from, from_exchanges, write_scenario
-from sockfix.core.scenario_toml import is_text, toml_string
-from sockfix.core.scenario_write import dumps, framing_spec
+from sockfix.core.scenario.model import ENDINGS as ENDINGS
+from sockfix.core.scenario.model import EXPECT_KEYS as EXPECT_KEYS
+from sockfix.core.scenario.model import FAULT_RESERVED as FAULT_RESERVED
+from sockfix.core.scenario.model import RULE_KEYS as RULE_KEYS
+from sockfix.core.scenario.model import TOP_KEYS as TOP_KEYS
+from sockfix.core.scenario.model import VERSION as VERSION
+from sockfix.core.scenario.model import Ending as Ending
+from sockfix.core.scenario.model import FaultSpec, RuleSpec, Scenario
+from sockfix.core.scenario.model import RuleTarget as RuleTarget
+from sockfix.core.scenario.model import Scriptable as Scriptable
+from sockfix.core.scenario.read import load, loads
+from sockfix.core.scenario.record import Exchange as Exchange
+from sockfix.core.scenario.record import exchanges_from, from_exchanges, write_scenario
+from sockfix.core.scenario.toml import is_text, toml_string
+from sockfix.core.scenario.write import dumps, framing_spec
 
 __all__ = [
     "FaultSpec",

@@ -11,9 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sockfix.core.fault_base import Fault
-
-_PLAN_DIRECTIONS = ("both", "upstream", "downstream")
+from sockfix.core.faults.base import DIRECTIONS, Direction, Fault
 
 
 @dataclass(frozen=True, init=False, repr=False)
@@ -24,13 +22,13 @@ class PlannedFault:
 
     fault: Fault
     connections: tuple[int, ...] | None
-    direction: str
+    direction: Direction
 
     def __init__(
         self,
         fault: Fault,
         connections: Iterable[int] | int | None = None,
-        direction: str = "both",
+        direction: Direction = "both",
     ) -> None:
         if not isinstance(fault, Fault):
             raise TypeError(
@@ -54,10 +52,10 @@ class PlannedFault:
                     f"connection is 1), got {connections!r}"
                 )
             numbers = tuple(sorted(set(listed)))
-        if direction not in _PLAN_DIRECTIONS:
+        if direction not in DIRECTIONS:
             raise ValueError(
                 f"PlannedFault(direction=...) must be one of "
-                f"{', '.join(repr(d) for d in _PLAN_DIRECTIONS)}, got {direction!r}"
+                f"{', '.join(repr(d) for d in DIRECTIONS)}, got {direction!r}"
             )
         object.__setattr__(self, "fault", fault)
         object.__setattr__(self, "connections", numbers)

@@ -3,7 +3,9 @@
 Every random draw comes from a stream derived from (seed, connection, direction, fault), so
 adding a connection, or a fault, never shifts the draws of another. The attached faults are an
 immutable tuple replaced on every change: a shaper reads the current one at each send, so
-``fault()`` and ``clear_faults()`` act on open connections at the next send.
+``fault()`` and ``clear_faults()`` act on open connections at the next send, and a fault
+attached while a connection is open starts there (its ``on_connect`` steps: ``Hang()``,
+``Timeout()``, ``Reset()``...) before that send. Servers and the proxy share this rule.
 
 Pure: no sockets, no threads.
 """
@@ -11,16 +13,24 @@ Pure: no sockets, no threads.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sockfix.core.actions import Action, Close, Send
-from sockfix.faults import REGISTRY, Fault, State
+from sockfix.core.faults.base import DIRECTIONS, REGISTRY, Direction, Fault, State
 
-__all__ = ["Attachment", "FaultSet", "Shaper", "pick_seed", "stream"]
+__all__ = [
+    "Attachment",
+    "FaultSet",
+    "Shaper",
+    "check_connections",
+    "check_direction",
+    "pick_seed",
+    "stream",
+]
 
 
-def stream(seed: int, number: int, direction: str, index: int) -> random.Random:
+def stream(seed: int, number: int, direction: Direction, index: int) -> random.Random:
     """The random stream of one fault on one connection and direction."""
     return random.Random(f"sockfix/{seed}/{number}/{direction}/{index}")
 
@@ -36,10 +46,10 @@ class Attachment:
 
     fault: Fault
     connections: frozenset[int] | None
-    direction: str
+    direction: Direction
     index: int
 
-    def covers(self, number: int, direction: str) -> bool:
+    def covers(self, number: int, direction: Direction) -> bool:
         if self.connections is not None and number not in self.connections:
             return False
         return self.direction in ("both", direction)
@@ -67,15 +77,19 @@ def check_connections(connections: object) -> frozenset[int] | None:
 
 
 class FaultSet:
-    """The faults attached to one server or proxy, in the order added."""
+    """The faults attached to one server or proxy, in the order added.
 
-    def __init__(self, transport: str, directions: tuple[str, ...]) -> None:
+    ``directional``: a proxy's faults pick ``"upstream"``, ``"downstream"`` or ``"both"``; a
+    server's always shape what it sends (downstream).
+    """
+
+    def __init__(self, transport: str, *, directional: bool = False) -> None:
         self.transport = transport
-        self.directions = directions
+        self.directional = directional
         self.attached: tuple[Attachment, ...] = ()
         self._count = 0
 
-    def add(self, fault: object, connections: object = None, direction: str = "both") -> Fault:
+    def add(self, fault: object, connections: object = None, direction: object = "both") -> Fault:
         if not isinstance(fault, Fault):
             raise TypeError(
                 f"fault() takes a fault from sockfix.faults, such as faults.Reset(), got {fault!r}"
@@ -86,14 +100,10 @@ class FaultSet:
                 f"{fault!r} is not a {self.transport.upper()} fault; "
                 f"{self.transport.upper()} takes {fitting}"
             )
-        if direction not in (*self.directions, "both"):
-            raise ValueError(
-                f"direction must be one of {', '.join(repr(d) for d in self.directions)} "
-                f"or 'both', got {direction!r}"
-            )
+        way = check_direction(direction if self.directional else "both")
         chosen = check_connections(connections)
         self._count += 1
-        self.attached = (*self.attached, Attachment(fault, chosen, direction, self._count))
+        self.attached = (*self.attached, Attachment(fault, chosen, way, self._count))
         return fault
 
     def clear(self) -> None:
@@ -107,9 +117,18 @@ class FaultSet:
                 if a.connections is None
                 else f"connections {sorted(a.connections)}"
             )
-            way = "" if a.direction == "both" or len(self.directions) == 1 else f", {a.direction}"
+            way = "" if a.direction == "both" else f", {a.direction}"
             out.append(f"{a.fault!r} on {where}{way}")
         return out
+
+
+def check_direction(direction: object) -> Direction:
+    """``direction=``: one of :data:`DIRECTIONS`."""
+    for way in DIRECTIONS:
+        if direction == way:
+            return way
+    *first, last = (repr(d) for d in DIRECTIONS)
+    raise ValueError(f"direction must be {', '.join(first)} or {last}, got {direction!r}")
 
 
 def _fitting(transport: str) -> list[type[Fault]]:
@@ -117,16 +136,21 @@ def _fitting(transport: str) -> list[type[Fault]]:
 
 
 class Shaper:
-    """Applies the current faults to one connection's actions in one direction."""
+    """Applies the current faults to one connection's actions in one direction.
 
-    __slots__ = ("_direction", "_faults", "_number", "_seed", "_states")
+    A fault attached after the shaper began starts at the next :meth:`shape` (its
+    ``on_connect`` steps come first), so faults attached to an open connection act on it.
+    """
 
-    def __init__(self, faults: FaultSet, seed: int, number: int, direction: str) -> None:
+    __slots__ = ("_direction", "_faults", "_number", "_seed", "_started", "_states")
+
+    def __init__(self, faults: FaultSet, seed: int, number: int, direction: Direction) -> None:
         self._faults = faults
         self._seed = seed
         self._number = number
         self._direction = direction
         self._states: dict[int, tuple[random.Random, State]] = {}
+        self._started: set[int] = set()
 
     @property
     def active(self) -> bool:
@@ -150,20 +174,27 @@ class Shaper:
         return [entry[1] for _, state in self._states.values() for entry in state.held]
 
     def on_connect(self) -> list[Action]:
-        """Steps of the faults that act as the connection opens."""
+        """Steps of the faults that act as the connection opens (or, for faults attached
+        since, as it goes on): each fault's ``on_connect`` steps, once per connection."""
         out: list[Action] = []
         if not self._faults.attached:
             return out
         for a in self._active():
-            rng, state = self._state(a)
-            out += a.fault.on_connect(rng, state)
+            if a.index not in self._started:
+                self._started.add(a.index)
+                rng, state = self._state(a)
+                out += a.fault.on_connect(rng, state)
         return out
 
     def shape(self, actions: list[Action]) -> list[Action]:
-        """``actions`` with every current fault applied, in the order they were added."""
+        """``actions`` with every current fault applied, in the order they were added; faults
+        attached since the last call start first (see :meth:`on_connect`)."""
         if not self._faults.attached:
             return actions
-        for a in self._active():
+        active = self._active()
+        if any(a.index not in self._started for a in active):
+            actions = self.on_connect() + actions
+        for a in active:
             rng, state = self._state(a)
             fault = a.fault
             shaped: list[Action] = []
@@ -176,6 +207,3 @@ class Shaper:
                     shaped.append(act)
             actions = shaped
         return actions
-
-
-ShaperFactory = Callable[[int], Shaper]

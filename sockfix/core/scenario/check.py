@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sockfix.core.errors import ScenarioError
-from sockfix.core.scenario_toml import show_value, toml_value
+from sockfix.core.scenario.toml import show_value, toml_value
 
 
 class ValueChecker:

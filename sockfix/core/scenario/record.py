@@ -15,8 +15,8 @@ from typing import Literal
 
 from sockfix.core.errors import ScenarioError
 from sockfix.core.record import Event
-from sockfix.core.scenario_model import RuleSpec, Scenario
-from sockfix.core.scenario_write import dumps, framing_spec
+from sockfix.core.scenario.model import RuleSpec, Scenario
+from sockfix.core.scenario.write import dumps, framing_spec
 from sockfix.framing import Framer, Framing, FramingError
 
 

@@ -5,8 +5,8 @@
 from __future__ import annotations
 
 from sockfix.core.errors import ScenarioError
-from sockfix.core.scenario_model import VERSION, Scenario
-from sockfix.core.scenario_toml import is_text, toml_key, toml_string, toml_value
+from sockfix.core.scenario.model import VERSION, Scenario
+from sockfix.core.scenario.toml import is_text, toml_key, toml_string, toml_value
 from sockfix.framing import (
     BuiltinFraming,
     Framing,

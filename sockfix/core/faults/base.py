@@ -1,7 +1,8 @@
-"""The base of every fault: :class:`Fault`, its per-connection :class:`State`, the registry.
+"""The base of every fault: :class:`Fault`, its per-connection :class:`State`, the registry,
+and :data:`Direction`.
 
-Also the helpers the faults of :mod:`sockfix.faults` share: argument checks, notes, and cutting
-a connection after a number of bytes. Users import all of this from :mod:`sockfix.faults`.
+Also the helpers the faults of the catalogue share: argument checks, notes, and cutting a
+connection after a number of bytes. Users import all of this from :mod:`sockfix.faults`.
 
 Pure: no sockets, no threads, no sleeping.
 """
@@ -11,12 +12,18 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final, Literal
 
 from sockfix.core.actions import Action, Note, Send
 from sockfix.core.actions import Close as CloseStep
 
 REGISTRY: dict[str, type[Fault]] = {}
+
+Direction = Literal["upstream", "downstream", "both"]
+"""Which bytes a fault shapes, as toxiproxy says it: ``"upstream"`` (client to server),
+``"downstream"`` (server to client) or ``"both"``. What a server sends is downstream."""
+
+DIRECTIONS: Final[tuple[Direction, ...]] = ("upstream", "downstream", "both")
 
 
 def _register(cls: type[Fault]) -> type[Fault]:

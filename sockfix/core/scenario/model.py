@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from sockfix import faults as _faults
+from sockfix.core import faults as _faults
 from sockfix.core.patterns import ANY, Pattern
 from sockfix.core.rules import Rule
 from sockfix.framing import parse
