@@ -10,9 +10,9 @@ from sockfix import faults, framing
 from sockfix.core.errors import PortInUseError, ScenarioError, StrictError
 from sockfix.core.handlers import echo
 from sockfix.core.patterns import ANY
-from sockfix.core.record import Connection, Datagram, Event
+from sockfix.core.record import Connection, Datagram, Event, ProxyConnection
 from sockfix.core.rules import Rule
-from sockfix.net.proxy import ProxyConnection, TCPProxy
+from sockfix.net.proxy import TCPProxy
 from sockfix.net.tcp import TCPServer
 from sockfix.net.udp import UDPServer
 

@@ -13,9 +13,8 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import TextIO
 
-from sockfix.core.record import Connection, Event
+from sockfix.core.record import Connection, Event, ProxyConnection
 from sockfix.core.transcript import render_event
-from sockfix.net.proxy import ProxyConnection
 
 
 def _host_port(host: str, port: int) -> str:

@@ -17,7 +17,7 @@ from sockfix.cli.output import _Printer
 from sockfix.cli.run import _Config, _run
 from sockfix.core.faults import Direction
 from sockfix.core.record import Connection, Event
-from sockfix.net.base import Peer
+from sockfix.net.endpoint import Endpoint
 from sockfix.net.proxy import TCPProxy
 
 
@@ -60,7 +60,7 @@ class _ProxyConfig(_Config):
             proxy.fault(fault, direction=self.direction)
         return proxy
 
-    def finish(self, peer: Peer, printer: _Printer, err: TextIO) -> int:
+    def finish(self, peer: Endpoint, printer: _Printer, err: TextIO) -> int:
         if self.record is None:
             return EXIT_OK
         assert isinstance(peer, TCPProxy)

@@ -12,7 +12,7 @@ from sockfix.cli.defaults import EXIT_USAGE
 from sockfix.cli.output import _host_port, _Printer, _stop_on_signals, _wants_color
 from sockfix.core.errors import PortInUseError
 from sockfix.core.record import Connection, Event
-from sockfix.net.base import Peer
+from sockfix.net.endpoint import Endpoint
 
 
 class _Config:
@@ -25,10 +25,10 @@ class _Config:
         self.port = port
         self.max_bytes = max_bytes
 
-    def make_peer(self, on_event: Callable[[Connection, Event], None]) -> Peer:
+    def make_peer(self, on_event: Callable[[Connection, Event], None]) -> Endpoint:
         raise NotImplementedError
 
-    def finish(self, peer: Peer, printer: _Printer, err: TextIO) -> int:
+    def finish(self, peer: Endpoint, printer: _Printer, err: TextIO) -> int:
         """After the peer stopped: print what is left to say; returns the exit status."""
         raise NotImplementedError
 

@@ -25,7 +25,7 @@ from sockfix.cli.run import _Config, _run
 from sockfix.core.handlers import echo
 from sockfix.core.record import Connection, Event
 from sockfix.core.scenario import load as load_scenario
-from sockfix.net.base import Peer
+from sockfix.net.endpoint import Endpoint
 from sockfix.net.tcp import TCPServer
 
 
@@ -57,7 +57,7 @@ class _ServeConfig(_Config):
         # The embedded default: the classic socketserver example, upper-casing each message.
         return TCPServer(framing=self.framing, handler=echo(bytes.upper), **options)
 
-    def finish(self, peer: Peer, printer: _Printer, err: TextIO) -> int:
+    def finish(self, peer: Endpoint, printer: _Printer, err: TextIO) -> int:
         problems = peer.problems
         for problem in problems:
             printer.line("problem: " + problem.replace("\n", "\n  "))

@@ -6,10 +6,10 @@ much to make. Treat them as read-only.)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-__all__ = ["Action", "Close", "HalfClose", "Hang", "Note", "Reset", "Send", "Wait"]
+__all__ = ["Action", "Close", "HalfClose", "Hang", "Note", "Reset", "Send", "Wait", "steps"]
 
 
 @dataclass(slots=True)
@@ -92,3 +92,29 @@ class Note:
 
 
 Action = Send | Wait | Close | Reset | Hang | HalfClose | Note
+
+
+def steps(actions: Iterable[Action]) -> Iterator[tuple[float, Action]]:
+    """Each action as ``(seconds to wait first, step)``, as every executor carries them out.
+
+    A :class:`Wait` adds to the delay of the step after it; a chunked :class:`Send` gives one
+    plain ``Send`` per piece (made as they are reached), ``gap`` seconds apart. A wait at the
+    end, with no step after it, comes as ``(seconds, Wait(0.0))``: wait, then do nothing.
+    """
+    delay = 0.0
+    for action in actions:
+        if type(action) is Wait:
+            delay += action.seconds
+        elif type(action) is Send and action.chunks is not None:
+            whole = len(action.data)
+            for i, piece in enumerate(action.pieces()):
+                if i:
+                    delay += action.gap
+                data = action.data if len(piece) == whole else bytes(piece)
+                yield delay, Send(data, note=action.note)
+                delay = 0.0
+        else:
+            yield delay, action
+            delay = 0.0
+    if delay:
+        yield delay, Wait(0.0)

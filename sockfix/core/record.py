@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal, NamedTuple
 
-__all__ = ["Connection", "Datagram", "Event", "EventKind"]
+__all__ = ["Connection", "Datagram", "Event", "EventKind", "ProxyConnection"]
 
 EventKind = Literal["connect", "in", "out", "eof", "close", "reset", "fault", "error"]
 
@@ -179,15 +179,19 @@ class Connection:
             self._on_change(self, event)
         return token
 
-    def amend_out(self, token: tuple[int, int], sent: bytes) -> None:
+    def amend_out(self, token: tuple[int, int], sent: bytes, why: str = "") -> None:
         """Correct the ``"out"`` event of ``token`` to the ``sent`` prefix that really went
-        (an ``"error"`` event when nothing went)."""
+        (an ``"error"`` event when nothing went); ``why`` says what failed."""
         event_index, chunk_index = token
         old = self.events[event_index]
         note = f"{old.note}; " if old.note else ""
         kind: EventKind = "out" if sent else "error"
+        why = f" ({why})" if why else ""
         self.events[event_index] = Event(
-            old.time, kind, sent, f"{note}send failed after {len(sent)} of {len(old.data)} bytes"
+            old.time,
+            kind,
+            sent,
+            f"{note}send failed after {len(sent)} of {len(old.data)} bytes{why}",
         )
         stream = self._out
         stream.chunks[chunk_index] = sent
@@ -196,3 +200,23 @@ class Connection:
 
     def add_messages(self, messages: list[bytes]) -> None:
         self.messages.extend(messages)
+
+
+class ProxyConnection(Connection):
+    """A client connection through the proxy.
+
+    ``received`` is what the client sent, ``sent`` what the client was sent (after faults);
+    ``upstream`` records the other socket: its ``sent`` is what went to the real server,
+    its ``received`` what the real server answered (before faults).
+    """
+
+    def __init__(
+        self,
+        number: int,
+        peer: tuple[str, int],
+        clock: Callable[[], float],
+        on_change: Callable[[Connection, Event], None] | None,
+        upstream_address: tuple[str, int],
+    ) -> None:
+        super().__init__(number, peer, clock, on_change)
+        self.upstream = Connection(number, upstream_address, clock, on_change)

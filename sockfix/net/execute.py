@@ -1,14 +1,23 @@
-"""Carry out a script's actions on one connected socket, recording every byte exactly.
+"""The one executor and the one read loop, used by every stream: a server's connection and
+both ways of a proxied link.
 
-One :class:`ConnectionRunner` per connection, on its own thread: it reads, feeds the script,
-and runs the actions it returns. Every wait wakes early on ``stop()``; ``abort()`` (from the
-stopping thread) shuts the socket down, which also wakes a blocked ``recv`` or ``send``.
+- :class:`Reader` reads one socket until EOF, a reset, an error or ``stop()``, records how the
+  stream ended, and knows when everything that arrived has been handled (:meth:`settled`).
+- :class:`Executor` carries out actions (send, wait, close, reset, half-close, hang, note) on an
+  :class:`End`: the socket written to and its recording. What "close" and "reset" mean (one
+  socket, or a whole proxied link) is the end's; everything else is the same wherever it runs.
+- :func:`send_recorded` records before it sends; :func:`send_rst` closes with a RST.
+
+Every wait wakes early on ``stop()``; aborting (from the stopping thread) shuts the socket
+down, which also wakes a blocked ``recv`` or ``send``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import math
+import select
 import socket
 import ssl
 import struct
@@ -16,17 +25,25 @@ import termios
 import threading
 import time
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
-from sockfix.core.actions import Action, Close, HalfClose, Hang, Note, Reset, Send, Wait
-from sockfix.core.faults.shaping import Shaper
+from sockfix.core.actions import Action, Close, HalfClose, Hang, Note, Reset, Send, steps
 from sockfix.core.record import Connection
-from sockfix.core.script import Script
 
-__all__ = ["RECV_SIZE", "ConnectionRunner", "send_recorded", "send_rst"]
+__all__ = [
+    "RECV_SIZE",
+    "End",
+    "Executor",
+    "Reader",
+    "pending_bytes",
+    "raw_shutdown",
+    "send_recorded",
+    "send_rst",
+]
 
 RECV_SIZE = 256 * 1024
 _LINGER_ZERO = struct.pack("ii", 1, 0)
-_raw_shutdown = socket.socket.shutdown  # SSLSocket.shutdown would drop its SSL state mid-read
+raw_shutdown = socket.socket.shutdown  # SSLSocket.shutdown would drop its SSL state mid-read
 
 
 def send_rst(sock: socket.socket) -> None:
@@ -59,229 +76,207 @@ def send_recorded(
     return None
 
 
-class ConnectionRunner:
-    """Drives one connection: read, feed the script, carry out its actions."""
+def pending_bytes(sock: socket.socket) -> int:
+    """Bytes that arrived on ``sock`` and were not read yet (decrypted ones included)."""
+    pending = sock.pending() if isinstance(sock, ssl.SSLSocket) else 0
+    raw = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0" * 4)
+    return pending + int(struct.unpack("i", raw)[0])
+
+
+def _never() -> bool:
+    return False
+
+
+class Reader:
+    """The one read loop of a stream: :meth:`read` gives chunks until the stream ends.
+
+    How it ended is recorded on ``rec`` (``"eof"``, ``"reset"`` by peer, ``"error"``) and kept
+    in :attr:`ended`, unless the endpoint is stopping or ``over()`` says the stream was ended
+    on purpose elsewhere (the other way of a proxied link). The reader waits for the socket
+    to be readable *before* it takes bytes out of it, so that :meth:`settled` never sees a
+    moment where a chunk has left the socket but is not handled yet.
+    """
+
+    __slots__ = ("_over", "_poll", "busy", "ended", "rec", "sock", "stopping")
 
     def __init__(
         self,
         sock: socket.socket,
-        conn: Connection,
+        rec: Connection,
         stopping: threading.Event,
-        make_script: Callable[[Connection], Script],
-        handshake: Callable[[socket.socket], socket.socket] | None = None,
-        shaper: Shaper | None = None,
+        over: Callable[[], bool] = _never,
     ) -> None:
         self.sock = sock
-        self.conn = conn
+        self.rec = rec
         self.stopping = stopping
-        self._make_script = make_script
-        self._handshake = handshake
-        self._shaper = shaper
-        self._lock = threading.Lock()
-        self._open = True
-        self._muted = False  # hanging: keep reading, answer nothing
-        self._reading = False  # blocked in recv(), all received bytes handled
-        self._half_closed = False
-        self.script: Script | None = None
+        self._over = over
+        self.busy = True  # handling what it read (or not reading yet)
+        self.ended = ""
+        self._poll = select.poll()
+        fd = sock.fileno()
+        if fd < 0:  # closed before the loop began (the other way of a link ended it)
+            self.ended = "stopped"
+        else:
+            self._poll.register(fd, select.POLLIN)
 
-    # -- called from other threads ------------------------------------------------------------
+    def read(self) -> bytes | None:
+        """The next chunk; None once the stream ended."""
+        if self.ended:
+            return None
+        if not self._decrypted():
+            self.busy = False
+            self._poll.poll()
+            self.busy = True
+        return self._recv()
 
-    def abort(self) -> None:
-        """Wake the runner from any blocking call (stop() calls this)."""
-        with self._lock:
-            if self._open:
-                with contextlib.suppress(OSError):
-                    _raw_shutdown(self.sock, socket.SHUT_RDWR)
+    def drain(self, seconds: float, sink: Callable[[bytes], object]) -> bool:
+        """Read for ``seconds``, giving each chunk to ``sink`` (nothing is answered); False
+        once the stream ended."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if not self._decrypted():
+                self.busy = False
+                ready = self._poll.poll(max(1, math.ceil(left * 1000)))
+                self.busy = True
+                if not ready:
+                    continue
+            data = self._recv()
+            if data is None:
+                return False
+            sink(data)
+        return True
 
     def settled(self) -> bool:
-        """True when the runner is over, or waits in recv() with no bytes pending."""
-        if not self._open:
-            return True
-        if not self._reading:
-            return False
+        """True when the stream is over, or waits for bytes with none pending."""
+        if self.ended or self.busy:
+            return bool(self.ended)
         try:
-            pending = self.sock.pending() if isinstance(self.sock, ssl.SSLSocket) else 0
-            pending += struct.unpack(
-                "i", fcntl.ioctl(self.sock.fileno(), termios.FIONREAD, b"\0" * 4)
-            )[0]
-        except (OSError, ValueError):
+            return pending_bytes(self.sock) == 0
+        except (OSError, ValueError):  # closed meanwhile: over
             return True
-        return bool(pending == 0)
 
-    # -- the connection's thread --------------------------------------------------------------
+    def _decrypted(self) -> bool:
+        sock = self.sock
+        return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
 
-    def run(self) -> None:
-        conn = self.conn
+    def _recv(self) -> bytes | None:
         try:
-            if self._handshake is not None:
-                try:
-                    # Wrap under the lock, handshake outside it: abort() must reach the socket
-                    # the handshake blocks on (wrapping detaches the plain one).
-                    with self._lock:
-                        self.sock = self._handshake(self.sock)
-                    if self.stopping.is_set():
-                        raise OSError("server stopped")
-                    if isinstance(self.sock, ssl.SSLSocket):
-                        self.sock.do_handshake()
-                except (OSError, ValueError) as exc:
-                    note = "server stopped" if self.stopping.is_set() else f"TLS handshake: {exc}"
-                    conn.record("error", note=note)
-                    return
-            script = self.script = self._make_script(conn)
-            shaper = self._shaper
-            if shaper is not None and not self._do(shaper.on_connect()):
-                return
-            if not self._muted and not self._do(self._shape(script.connect())):
-                return
-            recv = self.sock.recv
-            while True:
-                self._reading = True
-                try:
-                    data = recv(RECV_SIZE)
-                except ConnectionResetError:
-                    self._peer_reset()
-                    return
-                except OSError as exc:
-                    if not self.stopping.is_set():
-                        conn.record("error", note=f"recv: {exc}")
-                    return
-                self._reading = False
-                if not data:
-                    if not self.stopping.is_set():
-                        conn.record("eof", note="peer closed its side")
-                    return
-                actions = script.feed(data)
-                if actions and not self._muted and not self._do(self._shape(actions)):
-                    return
-        finally:
-            if self.script is not None:
-                self.script.finish()
-            self._close("server stopped" if self.stopping.is_set() else "")
+            data = self.sock.recv(RECV_SIZE)
+        except ConnectionResetError:
+            self._end("reset", "by peer")
+            return None
+        except OSError as exc:
+            self._end("error", f"recv: {exc}")
+            return None
+        if not data:
+            self._end("eof", "peer closed its side")
+            return None
+        return data
 
-    def _shape(self, actions: list[Action]) -> list[Action]:
-        shaper = self._shaper
-        if shaper is None or not shaper.active:
-            return actions
-        return shaper.shape(actions)
+    def _end(self, kind: str, note: str) -> None:
+        self.ended = kind
+        if kind == "error" and self.stopping.is_set():
+            self.ended = "stopped"  # stop() shut the socket down: not the peer's doing
+        elif not (self.stopping.is_set() or self._over()):
+            self.rec.record(kind, note=note)  # type: ignore[arg-type]
+        else:
+            self.ended = "stopped"
 
-    def _do(self, actions: Iterable[Action]) -> bool:
-        """Run actions; False once the connection is over."""
-        for action in actions:
-            if type(action) is Send and action.chunks is None and not self._half_closed:
-                if not self._send_bytes(action.data, action.note):  # the hot path
-                    return False
-            elif isinstance(action, Send):
-                if self._half_closed:
-                    self.conn.record(
-                        "fault", note=f"{len(action.data)} bytes not sent: the write side is closed"
-                    )
-                elif not self._send(action):
-                    return False
-            elif isinstance(action, Wait):
-                if self.stopping.wait(action.seconds):
-                    return False
-            elif isinstance(action, Close):
-                self._close(action.note)
+
+class End(Protocol):
+    """Where an executor's actions act: ``sock`` is written to, ``rec`` records it."""
+
+    sock: socket.socket
+    rec: Connection
+
+    def note(self, text: str) -> None:
+        """Record a ``"fault"`` event saying what a fault did."""
+
+    def close(self, note: str) -> None:
+        """End the stream with a FIN."""
+
+    def reset(self, note: str) -> None:
+        """End the stream with a RST."""
+
+    def peer_gone(self) -> None:
+        """A send found the peer gone (ECONNRESET, EPIPE): record it and end the stream."""
+
+    def over(self) -> bool:
+        """True once the stream was ended elsewhere (nothing more is sent)."""
+
+    def hang(self) -> None:
+        """What comes from now on is recorded, never answered."""
+
+    def absorb(self, data: bytes) -> None:
+        """Record ``data`` read while hanging (nothing answers it)."""
+
+
+class Executor:
+    """Carries out actions on one :class:`End`, reading from ``reader`` while it hangs."""
+
+    __slots__ = ("end", "muted", "reader", "stopping", "write_closed")
+
+    def __init__(self, end: End, stopping: threading.Event, reader: Reader | None) -> None:
+        self.end = end
+        self.stopping = stopping
+        self.reader = reader
+        self.muted = False  # hanging for good: read and record, answer nothing
+        self.write_closed = False  # half-closed: nothing more is sent
+
+    def run(self, actions: Iterable[Action]) -> bool:
+        """Carry out ``actions`` in order; False once the stream is over."""
+        end = self.end
+        for delay, action in steps(actions):
+            if delay and self.stopping.wait(delay):
                 return False
-            elif isinstance(action, Reset):
-                self._reset(action.note)
+            kind = type(action)
+            if kind is Send:
+                assert isinstance(action, Send)
+                if self.write_closed:
+                    end.note(f"{len(action.data)} bytes not sent: the write side is closed")
+                elif end.over() or not self.send(action.data, action.note):
+                    return False
+            elif kind is Note:
+                assert isinstance(action, Note)
+                end.note(action.text)
+            elif kind is Close:
+                assert isinstance(action, Close)
+                end.close(action.note)
                 return False
-            elif isinstance(action, Note):
-                self.conn.record("fault", note=action.text)
-            elif isinstance(action, Hang):
-                if self.script is not None:  # what comes now is recorded, never answered
-                    self.script.hanging = True
+            elif kind is Reset:
+                assert isinstance(action, Reset)
+                end.reset(action.note)
+                return False
+            elif kind is Hang:
+                assert isinstance(action, Hang)
+                end.hang()
                 if action.seconds is None:
-                    self._muted = True
+                    self.muted = True
                     return True
                 if not self._hang_for(action.seconds):
                     return False
-            elif isinstance(action, HalfClose):
-                self._half_closed = True
+            elif kind is HalfClose:
+                self.write_closed = True
                 with contextlib.suppress(OSError):
-                    _raw_shutdown(self.sock, socket.SHUT_WR)
+                    raw_shutdown(end.sock, socket.SHUT_WR)
+            # a Wait step is only its delay
         return True
+
+    def send(self, data: bytes, note: str = "") -> bool:
+        """Send all of ``data`` (see :func:`send_recorded`); False once the stream is over."""
+        end = self.end
+        exc = send_recorded(end.sock, end.rec, data, note)
+        if exc is None:
+            return True
+        if self.stopping.is_set() or end.over():
+            return False  # stop() (or the other way of a link) shut the socket down
+        if isinstance(exc, ConnectionResetError | BrokenPipeError):
+            end.peer_gone()
+        else:
+            end.rec.record("error", note=f"send: {exc}")
+        return False
 
     def _hang_for(self, seconds: float) -> bool:
-        """Read (recording, answering nothing) for ``seconds``; False if the connection ended."""
-        script = self.script
-        assert script is not None
-        sock = self.sock
-        deadline = time.monotonic() + seconds
-        try:
-            while (left := deadline - time.monotonic()) > 0:
-                sock.settimeout(left)
-                self._reading = True
-                try:
-                    data = sock.recv(RECV_SIZE)
-                except TimeoutError:
-                    return True
-                except ConnectionResetError:
-                    self._peer_reset()
-                    return False
-                except OSError:
-                    return False
-                finally:
-                    self._reading = False
-                if not data:
-                    if not self.stopping.is_set():
-                        self.conn.record("eof", note="peer closed its side")
-                    return False
-                script.feed(data)
-            return True
-        finally:
-            with contextlib.suppress(OSError):
-                sock.settimeout(None)
-
-    def _send(self, action: Send) -> bool:
-        if action.chunks is None:
-            return self._send_bytes(action.data, action.note)
-        for i, piece in enumerate(action.pieces()):  # lazily: Chunked(1) of 1 MB is many views
-            if i and action.gap and self.stopping.wait(action.gap):
-                return False
-            if not self._send_exact(piece, action.data, action.note):
-                return False
-        return True
-
-    def _send_exact(self, view: memoryview, whole: bytes, note: str = "") -> bool:
-        """Send one piece of ``whole``; see :meth:`_send_bytes`."""
-        whole_view = view.obj is whole and len(view) == len(whole)
-        return self._send_bytes(whole if whole_view else bytes(view), note)
-
-    def _send_bytes(self, data: bytes, note: str = "") -> bool:
-        """Send all of ``data`` (see :func:`send_recorded`); False once the connection is over."""
-        exc = send_recorded(self.sock, self.conn, data, note)
-        if exc is not None:
-            if self.stopping.is_set():
-                pass  # stop() shut the socket down (EPIPE): not the peer's doing
-            elif isinstance(exc, ConnectionResetError | BrokenPipeError):
-                self._peer_reset()
-            else:
-                self.conn.record("error", note=f"send: {exc}")
-            return False
-        return True
-
-    def _peer_reset(self) -> None:
-        self.conn.record("reset", note="by peer")
-        with self._lock:
-            if self._open:
-                self._open = False
-                self.sock.close()
-
-    def _close(self, note: str) -> None:
-        with self._lock:
-            if not self._open:
-                return
-            self._open = False
-            with contextlib.suppress(OSError):
-                _raw_shutdown(self.sock, socket.SHUT_WR)
-            self.sock.close()
-        self.conn.record("close", note=note)
-
-    def _reset(self, note: str) -> None:
-        with self._lock:
-            if not self._open:
-                return
-            self._open = False
-            send_rst(self.sock)
-        self.conn.record("reset", note=note)
+        if self.reader is None:
+            return not self.stopping.wait(seconds)
+        return self.reader.drain(seconds, self.end.absorb)

@@ -1,8 +1,10 @@
-"""One proxied connection: the upstream connect, the two pumps and how a link ends.
+"""One proxied connection: the upstream connect, its two ways and how the link ends.
 
-A :class:`_Link` joins a client socket to its upstream socket. Each pump reads a chunk,
-records it, passes it through the faults of its direction and carries out the actions they
-make of it; the link is finished once, with a close or a RST.
+A :class:`Link` joins a client socket to its upstream socket. Each way reads a chunk with the
+one read loop, records it, passes it through the faults of its direction and has the one
+executor carry out what they make of it; the link is finished once, with a close or a RST.
+The link gets what it needs passed in (the lifecycle, the faults, the seed): it knows nothing
+of the proxy that made it.
 """
 
 from __future__ import annotations
@@ -14,193 +16,212 @@ import select
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING
 
-from sockfix.core.actions import Action, Close, HalfClose, Hang, Note, Reset, Send, Wait
+from sockfix.core.actions import HalfClose, Send
 from sockfix.core.faults import Direction
-from sockfix.core.faults.shaping import Shaper
-from sockfix.core.record import Connection
-from sockfix.net.execute import RECV_SIZE, send_recorded, send_rst
+from sockfix.core.faults.shaping import FaultSet, Shaper
+from sockfix.core.record import Connection, ProxyConnection
+from sockfix.net.execute import Executor, Reader, raw_shutdown, send_rst
+from sockfix.net.lifecycle import Lifecycle
 
-if TYPE_CHECKING:
-    from sockfix.net.proxy import ProxyConnection, TCPProxy
-
-_raw_shutdown = socket.socket.shutdown
+__all__ = ["Link", "where"]
 
 
-class _Link:
-    """One client connection, its upstream socket and its two pumps."""
+class _Way:
+    """One way of a link: reads ``src`` (recorded on ``src_rec``) and is the end its executor
+    acts on: ``sock``, recorded on ``rec``. Faults' notes go on the client's recording, named
+    by direction."""
 
-    def __init__(self, proxy: TCPProxy, client: socket.socket, conn: ProxyConnection) -> None:
-        self.proxy = proxy
+    def __init__(
+        self,
+        link: Link,
+        direction: Direction,
+        src: socket.socket,
+        src_rec: Connection,
+        sock: socket.socket,
+        rec: Connection,
+    ) -> None:
+        self.link = link
+        self.direction = direction
+        self.src = src
+        self.src_rec = src_rec
+        self.sock = sock
+        self.rec = rec
+        self.reader: Reader | None = None
+
+    def note(self, text: str) -> None:
+        self.link.conn.record("fault", note=f"{self.direction}: {text}")
+
+    def close(self, note: str) -> None:
+        self.link.finish()
+
+    def reset(self, note: str) -> None:
+        # A reset through the proxy reaches both peers, as an upstream RST does.
+        self.link.finish(reset_both=True)
+
+    def peer_gone(self) -> None:
+        self.rec.record("reset", note="by peer")
+        link = self.link
+        link.finish(reset=link.client if self.direction == "upstream" else None)
+
+    def over(self) -> bool:
+        return self.link.closed
+
+    def hang(self) -> None:
+        pass  # the executor mutes this way: chunks are recorded, not passed on
+
+    def absorb(self, data: bytes) -> None:
+        self.src_rec.record_in(data)
+
+    def settled(self) -> bool:
+        reader = self.reader
+        return self.link.closed or (reader is not None and reader.settled())
+
+
+class Link:
+    """One client connection, its upstream socket and its two ways."""
+
+    def __init__(
+        self,
+        client: socket.socket,
+        conn: ProxyConnection,
+        *,
+        upstream: tuple[str, int],
+        connect_timeout: float,
+        faults: FaultSet,
+        seed: int,
+        life: Lifecycle,
+    ) -> None:
         self.client = client
         self.conn = conn
+        self.upstream_address = upstream
+        self.connect_timeout = connect_timeout
+        self.faults = faults
+        self.seed = seed
+        self.life = life
         self.upstream: socket.socket | None = None
+        self.closed = False
         self._lock = threading.Lock()
-        self._closed = False
         self._done = 0
+        self._ways: list[_Way] = []
+        self._connecting = True
 
     def abort(self) -> None:
+        """Wake both ways from any blocking call (stop() calls this)."""
         with self._lock:
-            if self._closed:
+            if self.closed:
                 return
             for s in (self.client, self.upstream):
                 if s is not None:
                     with contextlib.suppress(OSError):
-                        _raw_shutdown(s, socket.SHUT_RDWR)
+                        raw_shutdown(s, socket.SHUT_RDWR)
+
+    def settled(self) -> bool:
+        """True when the link is over, or both ways wait for bytes with none pending."""
+        if self.closed:
+            return True
+        if self._connecting:
+            return False
+        return all(way.settled() for way in list(self._ways))
 
     def run(self) -> None:
         """Connect upstream, then pump both ways (downstream on a second thread)."""
-        proxy = self.proxy
         conn = self.conn
+        stopping = self.life.stopping
         try:
-            up = _connect(proxy.upstream, proxy.connect_timeout, proxy._stopping)
+            up = _connect(self.upstream_address, self.connect_timeout, stopping)
         except OSError as exc:
-            if proxy._stopping.is_set():  # stop() came first: a stop, not an upstream failure
+            self._connecting = False
+            if stopping.is_set():  # stop() came first: a stop, not an upstream failure
                 conn.upstream.record("close", note="proxy stopped while connecting")
-                self._finish()
+                self.finish()
                 return
-            conn.upstream.record("error", note=f"upstream {_where(proxy.upstream)}: {exc}")
+            conn.upstream.record("error", note=f"upstream {where(self.upstream_address)}: {exc}")
             conn.record("error", note=f"upstream unreachable ({exc}); resetting the client")
-            self._finish(reset=self.client)
+            self.finish(reset=self.client)
             return
         up.settimeout(None)
         up.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._lock:
-            closed = self._closed  # stop() finished this link while we were connecting
+            closed = self.closed  # stop() finished this link while we were connecting
             if not closed:
                 self.upstream = up
-            stopping = proxy._stopping.is_set()
+                self._ways = [
+                    _Way(self, "upstream", self.client, conn, up, conn.upstream),
+                    _Way(self, "downstream", up, conn.upstream, self.client, conn),
+                ]
+            stopping_now = stopping.is_set()
+        self._connecting = False
         if closed:
             up.close()
             conn.upstream.record("close", note="proxy stopped before the upstream connect ended")
             return
-        if stopping:
-            self._finish()
+        if stopping_now:
+            self.finish()
             return
-        conn.upstream.record("connect", note=f"to {_where(proxy.upstream)}")
-        proxy._threads.start(self._pump, "downstream", name=f"link {conn.number} downstream")
-        self._pump("upstream")
+        conn.upstream.record("connect", note=f"to {where(self.upstream_address)}")
+        upstream_way, downstream_way = self._ways
+        self.life.threads.start(self._pump, downstream_way, name=f"link {conn.number} downstream")
+        self._pump(upstream_way)
 
-    def _pump(self, direction: Direction) -> None:
-        conn = self.conn
-        up = self.upstream
-        assert up is not None
-        src_rec: Connection
-        dst_rec: Connection
-        if direction == "upstream":
-            src, dst, src_rec, dst_rec = self.client, up, conn, conn.upstream
-        else:
-            src, dst, src_rec, dst_rec = up, self.client, conn.upstream, conn
-        shaper = Shaper(self.proxy._faults, self.proxy.seed, conn.number, direction)
-        stopping = self.proxy._stopping
-        muted = False
+    def _pump(self, way: _Way) -> None:
+        stopping = self.life.stopping
+        reader = Reader(way.src, way.src_rec, stopping, way.over)
+        executor = Executor(way, stopping, reader)
+        shaper = Shaper(self.faults, self.seed, self.conn.number, way.direction)
+        way.reader = reader
         try:
-            started = self._carry(shaper.on_connect(), dst, dst_rec, direction)
-            if started == "end":
+            if not executor.run(shaper.on_connect()):
                 return
-            muted = started == "hang"
-            while True:
-                try:
-                    data = src.recv(RECV_SIZE)
-                except ConnectionResetError:
-                    if self._closed or stopping.is_set():
-                        return
-                    src_rec.record("reset", note="by peer")
-                    self._finish(reset=dst)
-                    return
-                except OSError:
-                    return
-                if not data:
-                    if stopping.is_set() or self._closed:
-                        return
-                    src_rec.record("eof", note="peer closed its side")
-                    if not muted:
-                        with contextlib.suppress(OSError):
-                            _raw_shutdown(dst, socket.SHUT_WR)
-                    return
-                src_rec.record_in(data)
-                if muted:
+            record_in = way.src_rec.record_in
+            while (data := reader.read()) is not None:
+                record_in(data)
+                if executor.muted:
                     continue
-                result = self._carry(shaper.shape([Send(data)]), dst, dst_rec, direction)
-                if result == "hang":
-                    muted = True
-                elif result == "end":
+                if shaper.active or executor.write_closed:
+                    ok = executor.run(shaper.shape([Send(data)]))
+                else:
+                    ok = executor.send(data)  # the hot path: no faults
+                if not ok:
                     return
+            if reader.ended == "eof" and not executor.muted:
+                # Pass the FIN on, through the faults (SlowClose delays it).
+                executor.run(shaper.shape([HalfClose("passed on")]))
+            elif reader.ended == "reset":
+                self.finish(reset=way.sock)
         finally:
             self._pump_done()
-
-    def _carry(self, actions: list[Action], dst: socket.socket, rec: Connection, way: str) -> str:
-        stopping = self.proxy._stopping
-        for action in actions:
-            if isinstance(action, Send):
-                for i, piece in enumerate(action.pieces()):
-                    if i and action.gap and stopping.wait(action.gap):
-                        return "end"
-                    if self._closed:  # the other pump ended the link meanwhile
-                        return "end"
-                    whole = len(piece) == len(action.data)
-                    error = send_recorded(dst, rec, action.data if whole else bytes(piece))
-                    if error is not None:
-                        if stopping.is_set() or self._closed:
-                            return "end"
-                        if isinstance(error, ConnectionResetError | BrokenPipeError):
-                            rec.record("reset", note="by peer")
-                            self._finish(reset=self.client if way == "upstream" else None)
-                        return "end"
-            elif isinstance(action, Wait):
-                if stopping.wait(action.seconds):
-                    return "end"
-            elif isinstance(action, Note):
-                self.conn.record("fault", note=f"{way}: {action.text}")
-            elif isinstance(action, Close):
-                self._finish()
-                return "end"
-            elif isinstance(action, Reset):
-                # A reset through the proxy reaches both peers, as an upstream RST does.
-                self._finish(reset_both=True)
-                return "end"
-            elif isinstance(action, Hang):
-                if action.seconds is None:
-                    return "hang"
-                if stopping.wait(action.seconds):
-                    return "end"
-            elif isinstance(action, HalfClose):
-                with contextlib.suppress(OSError):
-                    _raw_shutdown(dst, socket.SHUT_WR)
-                return "hang"
-        return "ok"
 
     def _pump_done(self) -> None:
         with self._lock:
             self._done += 1
             both = self._done >= 2
-        if both or self.proxy._stopping.is_set():
-            self._finish()
+        if both or self.life.stopping.is_set():
+            self.finish()
 
-    def _finish(self, reset: socket.socket | None = None, *, reset_both: bool = False) -> None:
+    def finish(self, reset: socket.socket | None = None, *, reset_both: bool = False) -> None:
         """Close both sockets (one, or both, with a RST if asked) and record it, once."""
         with self._lock:
-            if self._closed:
+            if self.closed:
                 return
-            self._closed = True
+            self.closed = True
             up = self.upstream
-        stopped = self.proxy._stopping.is_set()
+        stopped = self.life.stopping.is_set()
         # The upstream side first: once the client's side shows closed, both do.
         for s, rec in ((up, self.conn.upstream), (self.client, self.conn)):
             if s is None:
                 continue
             if s is reset or reset_both:
-                # The other pump may be blocked reading this socket, and a close() from this
+                # The other way may be blocked reading this socket, and a close() from this
                 # thread would not release it (so no RST) until that read returns: SHUT_RD wakes
                 # the reader and sends nothing, then the close with SO_LINGER 0 sends the RST.
                 with contextlib.suppress(OSError):
-                    _raw_shutdown(s, socket.SHUT_RD)
+                    raw_shutdown(s, socket.SHUT_RD)
                 send_rst(s)
                 rec.record("reset", note="by proxy")
             else:
                 with contextlib.suppress(OSError):
-                    _raw_shutdown(s, socket.SHUT_RDWR)
+                    raw_shutdown(s, socket.SHUT_RDWR)
                 s.close()
                 rec.record("close", note="proxy stopped" if stopped else "")
 
@@ -208,11 +229,11 @@ class _Link:
 def _connect(address: tuple[str, int], timeout: float, stopping: threading.Event) -> socket.socket:
     """Connect without blocking ``stop()``: a non-blocking connect, watched in short steps."""
     last: OSError | None = None
-    for family, kind, proto, _, where in socket.getaddrinfo(*address, type=socket.SOCK_STREAM):
+    for family, kind, proto, _, addr in socket.getaddrinfo(*address, type=socket.SOCK_STREAM):
         sock = socket.socket(family, kind, proto)
         try:
             sock.setblocking(False)
-            err = sock.connect_ex(where)
+            err = sock.connect_ex(addr)
             deadline = time.monotonic() + timeout
             while err in (errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK):
                 if stopping.is_set():
@@ -233,5 +254,5 @@ def _connect(address: tuple[str, int], timeout: float, stopping: threading.Event
     raise last if last is not None else OSError(f"cannot resolve {address!r}")
 
 
-def _where(address: tuple[str, int]) -> str:
+def where(address: tuple[str, int]) -> str:
     return f"{address[0]}:{address[1]}"

@@ -1,51 +1,32 @@
 """TCPProxy: a fault-injecting, recording proxy in front of a real server.
 
-Each client connection gets an upstream connection and one pump thread per direction. A pump
-reads a chunk, records it, passes it through the faults of its direction (read afresh at every
-chunk, so ``fault()`` and ``clear_faults()`` act live on open connections) and sends what they
-make of it. An upstream that refuses or resets is passed on to the client as a reset; an EOF on
-either side is passed on as a half-close.
+Each client connection is a :class:`~sockfix.net.link.Link`: an upstream connection and one
+thread per direction. Each way reads a chunk, records it, passes it through the faults of its
+direction (read afresh at every chunk, so ``fault()`` and ``clear_faults()`` act live on open
+connections) and has the one executor send what they make of it. An upstream that refuses or
+resets is passed on to the client as a reset; an EOF on either side is passed on as a
+half-close (through the faults: ``SlowClose`` delays it).
 """
 
 from __future__ import annotations
 
+import select
 import selectors
 import socket
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
 
 from sockfix.core.faults import Direction, Fault
-from sockfix.core.faults.shaping import FaultSet
-from sockfix.core.record import Connection
+from sockfix.core.record import ProxyConnection
+from sockfix.core.strict import StrictReport
 from sockfix.framing import Framing, lines
-from sockfix.net.base import EventListener, Peer, bind_error, check_host_port, family_of
-from sockfix.net.link import _Link, _where
+from sockfix.net.endpoint import Endpoint, EventListener, bind_error, check_host_port, family_of
+from sockfix.net.link import Link, where
 
-__all__ = ["ProxyConnection", "TCPProxy"]
-
-
-class ProxyConnection(Connection):
-    """A client connection through the proxy.
-
-    ``received`` is what the client sent, ``sent`` what the client was sent (after faults);
-    ``upstream`` records the other socket: its ``sent`` is what went to the real server,
-    its ``received`` what the real server answered (before faults).
-    """
-
-    def __init__(
-        self,
-        number: int,
-        peer: tuple[str, int],
-        clock: Callable[[], float],
-        on_change: Any,
-        upstream_address: tuple[str, int],
-    ) -> None:
-        super().__init__(number, peer, clock, on_change)
-        self.upstream = Connection(number, upstream_address, clock, on_change)
+__all__ = ["ProxyConnection", "TCPProxy"]  # ProxyConnection is defined in sockfix.core.record
 
 
-class TCPProxy(Peer):
+class TCPProxy(Endpoint):
     """A recording, fault-injecting TCP proxy on loopback in front of ``upstream``.
 
     ``TCPProxy(upstream=("127.0.0.1", 6379))``: point the client at ``proxy.address``. Options:
@@ -78,17 +59,23 @@ class TCPProxy(Peer):
         self.upstream: tuple[str, int] = (up_host, up_port)
         self.framing: Framing = framing if framing is not None else lines()
         self.connect_timeout = float(connect_timeout)
-        self._links: list[_Link] = []
+        self._links: list[Link] = []
         self._sock: socket.socket | None = None
         self._port_bound: int | None = None  # kept after stop(): the socket is closed by then
-        super().__init__(host=host, port=port, strict=False, seed=seed, on_event=on_event)
-        self._faults = FaultSet(self.transport, directional=True)
+        super().__init__(
+            host=host,
+            port=port,
+            seed=seed,
+            on_event=on_event,
+            report=StrictReport(strict=False),
+            directional=True,
+        )
 
     # -- lifecycle -------------------------------------------------
 
     def start(self) -> Self:
         """Listen and start accepting; returns the proxy."""
-        self._check_new()
+        self._life.check_new(self.kind)
         sock = socket.socket(family_of(self._host), socket.SOCK_STREAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -99,34 +86,41 @@ class TCPProxy(Peer):
             raise bind_error(exc, self._host, self._port) from None
         self._sock = sock
         self._port_bound = int(sock.getsockname()[1])
-        self._go(self._accept_loop, "accept")
+        self._life.start(self._accept_loop, "accept")
         return self
 
-    def _shutdown(self) -> None:
-        if not self._begin_stop():
-            return
-        self._wake()
-        for link in list(self._links):
+    def _abort(self) -> None:
+        for link in self._all_links():
             link.abort()
-        self._threads.join_all(timeout=5.0)
-        for link in list(self._links):
-            link._finish()
+
+    def _close_down(self) -> None:
+        for link in self._all_links():
+            link.finish()
         if self._sock is not None:
             self._sock.close()
-        self._close_wake()
-        self._end_stop()
+
+    def _all_links(self) -> list[Link]:
+        with self._life.lock:
+            return list(self._links)
+
+    def _settled(self) -> bool:
+        sock = self._sock
+        if sock is not None and select.select([sock], [], [], 0)[0]:
+            return False  # a connection waits to be accepted
+        return all(link.settled() for link in self._all_links())
 
     def _bound_port(self) -> int | None:
         return self._port_bound
 
     def _accept_loop(self) -> None:
         sock = self._sock
+        life = self._life
         assert sock is not None
-        assert self._wake_r is not None
+        assert life.wake_r is not None
         with selectors.DefaultSelector() as sel:
             sel.register(sock, selectors.EVENT_READ, "accept")
-            sel.register(self._wake_r, selectors.EVENT_READ, "wake")
-            while not self._stopping.is_set():
+            sel.register(life.wake_r, selectors.EVENT_READ, "wake")
+            while not life.stopping.is_set():
                 for key, _ in sel.select():
                     if key.data == "wake":
                         return
@@ -138,8 +132,9 @@ class TCPProxy(Peer):
 
     def _accepted(self, client: socket.socket, peer: Any) -> None:
         client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self._lock:
-            if self._stopping.is_set():
+        life = self._life
+        with life.lock:
+            if life.stopping.is_set():
                 client.close()
                 return
             conn = ProxyConnection(
@@ -150,10 +145,18 @@ class TCPProxy(Peer):
                 self.upstream,
             )
             self._connections.append(conn)
-            link = _Link(self, client, conn)
+            link = Link(
+                client,
+                conn,
+                upstream=self.upstream,
+                connect_timeout=self.connect_timeout,
+                faults=self._faults,
+                seed=self.seed,
+                life=life,
+            )
             self._links.append(link)
         conn.record("connect", note=f"from {peer[0]}:{peer[1]}")
-        self._threads.start(link.run, name=f"link {conn.number}")
+        life.threads.start(link.run, name=f"link {conn.number}")
 
     # -- faults -----------------------------------------------------
 
@@ -173,7 +176,7 @@ class TCPProxy(Peer):
         return [c for c in self._connections if isinstance(c, ProxyConnection)]
 
     def _title_details(self) -> str:
-        return f", upstream {_where(self.upstream)}"
+        return f", upstream {where(self.upstream)}"
 
     def save_scenario(self, path: str | Path) -> Path:
         """Write what the proxy saw as a scenario file that a fake server replays.

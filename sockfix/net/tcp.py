@@ -2,11 +2,14 @@
 
 The accept loop waits on the listening socket and a wake-up socketpair (no poll interval), so
 ``stop()`` returns in milliseconds: it wakes the loop, shuts every client socket down (which
-wakes any thread blocked in ``recv`` or ``send``), and joins every thread it started.
+wakes any thread blocked in ``recv`` or ``send``), and joins every thread it started. Each
+connection is a :class:`_Served` on its own thread: the one read loop and the one executor of
+:mod:`sockfix.net.execute`, with this connection's script and shaper.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import selectors
@@ -14,17 +17,17 @@ import socket
 import socketserver
 import ssl
 import threading
-from collections.abc import Callable
 from typing import Any, Self
 
+from sockfix.core.actions import Send
 from sockfix.core.faults.shaping import Shaper
 from sockfix.core.patterns import Pattern
 from sockfix.core.record import Connection
 from sockfix.core.rules import Rule
 from sockfix.core.script import Handler, Script
 from sockfix.framing import Framing, describe, lines
-from sockfix.net.base import EventListener, Peer, bind_error, family_of
-from sockfix.net.execute import ConnectionRunner
+from sockfix.net.endpoint import EventListener, ScriptedServer, bind_error, family_of
+from sockfix.net.execute import Executor, Reader, raw_shutdown, send_rst
 
 __all__ = ["TCPServer"]
 
@@ -54,7 +57,149 @@ class _Listener(socketserver.TCPServer):
         pass
 
 
-class TCPServer(Peer):
+class _Served:
+    """One accepted connection: reads, feeds the script, and is the end its executor acts on.
+
+    ``abort()`` (from the stopping thread) shuts the socket down, which wakes the thread from
+    any blocking call; ``settled()`` says whether what arrived has been handled.
+    """
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        rec: Connection,
+        stopping: threading.Event,
+        script: Script,
+        shaper: Shaper,
+        tls: ssl.SSLContext | None,
+    ) -> None:
+        self.sock = sock
+        self.rec = rec
+        self.stopping = stopping
+        self.script = script
+        self.shaper = shaper
+        self._tls = tls
+        self._lock = threading.Lock()
+        self._open = True
+        self.reader: Reader | None = None
+
+    # -- the End an executor acts on -------------------------------------------------------
+
+    def note(self, text: str) -> None:
+        self.rec.record("fault", note=text)
+
+    def close(self, note: str) -> None:
+        with self._lock:
+            if not self._open:
+                return
+            self._open = False
+            with contextlib.suppress(OSError):
+                raw_shutdown(self.sock, socket.SHUT_WR)
+            self.sock.close()
+        self.rec.record("close", note=note)
+
+    def reset(self, note: str) -> None:
+        with self._lock:
+            if not self._open:
+                return
+            self._open = False
+            send_rst(self.sock)
+        self.rec.record("reset", note=note)
+
+    def peer_gone(self) -> None:
+        self.rec.record("reset", note="by peer")
+        self._drop()
+
+    def over(self) -> bool:
+        return not self._open
+
+    def hang(self) -> None:
+        self.script.hanging = True  # what comes now is recorded, never answered
+
+    def absorb(self, data: bytes) -> None:
+        self.script.feed(data)
+
+    # -- called from other threads ---------------------------------------------------------
+
+    def abort(self) -> None:
+        """Wake the connection's thread from any blocking call (stop() calls this)."""
+        with self._lock:
+            if self._open:
+                with contextlib.suppress(OSError):
+                    raw_shutdown(self.sock, socket.SHUT_RDWR)
+
+    def settled(self) -> bool:
+        """True when the connection is over, or waits for bytes with none pending."""
+        reader = self.reader
+        if not self._open:
+            return True
+        return reader is not None and reader.settled()
+
+    # -- the connection's thread -----------------------------------------------------------
+
+    def run(self) -> None:
+        script = self.script
+        try:
+            if self._tls is not None and not self._handshake(self._tls):
+                return
+            reader = Reader(self.sock, self.rec, self.stopping, self.over)
+            executor = Executor(self, self.stopping, reader)
+            shaper = self.shaper
+            if not executor.run(shaper.on_connect()):
+                return
+            if not executor.muted and not executor.run(shaper.shape(script.connect())):
+                return
+            self.reader = reader
+            read = reader.read
+            feed = script.feed
+            send = executor.send
+            while (data := read()) is not None:
+                actions = feed(data)
+                if not actions or executor.muted:
+                    continue
+                if shaper.active:
+                    actions = shaper.shape(actions)
+                elif len(actions) == 1:
+                    one = actions[0]
+                    if type(one) is Send and one.chunks is None and not executor.write_closed:
+                        if not send(one.data, one.note):  # the hot path: one reply, no faults
+                            return
+                        continue
+                if not executor.run(actions):
+                    return
+            if reader.ended == "reset":
+                self._drop()
+        finally:
+            script.finish()
+            self.close("server stopped" if self.stopping.is_set() else "")
+
+    def _handshake(self, context: ssl.SSLContext) -> bool:
+        try:
+            # Wrap under the lock, handshake outside it: abort() must reach the socket the
+            # handshake blocks on (wrapping detaches the plain one).
+            with self._lock:
+                self.sock = context.wrap_socket(
+                    self.sock, server_side=True, do_handshake_on_connect=False
+                )
+            if self.stopping.is_set():
+                raise OSError("server stopped")
+            assert isinstance(self.sock, ssl.SSLSocket)
+            self.sock.do_handshake()
+        except (OSError, ValueError) as exc:
+            note = "server stopped" if self.stopping.is_set() else f"TLS handshake: {exc}"
+            self.rec.record("error", note=note)
+            return False
+        return True
+
+    def _drop(self) -> None:
+        """The peer reset the connection: close our socket without a FIN or a close event."""
+        with self._lock:
+            if self._open:
+                self._open = False
+                self.sock.close()
+
+
+class TCPServer(ScriptedServer):
     """A fake TCP peer on loopback: script it, point a client at it, read what crossed the wire.
 
     Use it as a context manager (``with TCPServer() as server:``) or call ``start()`` and
@@ -103,11 +248,11 @@ class TCPServer(Peer):
         self.framing = framing
         self.handler = handler
         self.tls = tls
-        self._runners: list[ConnectionRunner] = []
+        self._served: list[_Served] = []
         self._listener: _Listener | None = None
         self._accept_thread: threading.Thread | None = None
-        self._refusing = False
-        self._accepting = False
+        self._refusing = False  # refuse() closed the listener; resume() opens a new one
+        self._accepting = False  # the accept loop is handing a connection over
         super().__init__(host=host, port=port, strict=strict, seed=seed, on_event=on_event)
 
     @classmethod
@@ -130,47 +275,44 @@ class TCPServer(Peer):
 
     def start(self) -> Self:
         """Bind, listen and start accepting; returns the server."""
-        self._check_new()
+        self._life.check_new(self.kind)
         try:
             self._listener = _Listener(self, (self._host, self._port))
         except OSError as exc:
             raise bind_error(exc, self._host, self._port) from None
-        self._accept_thread = self._go(self._accept_loop, "accept")
+        self._accept_thread = self._life.start(self._accept_loop, "accept")
         return self
 
-    def _shutdown(self) -> None:
-        if not self._begin_stop():
-            return
-        self._wake()
-        with self._lock:
-            runners = list(self._runners)
-        for runner in runners:
-            runner.abort()
-        stuck = self._threads.join_all(timeout=5.0)
-        # A connection accepted while we were stopping has been aborted by its own runner.
-        for runner in self._runners:
-            runner.abort()
+    def _abort(self) -> None:
+        for served in self._all_served():
+            served.abort()
+
+    def _close_down(self) -> None:
+        # A connection accepted while we were stopping has been aborted by its own thread.
+        for served in self._all_served():
+            served.abort()
         if self._listener is not None and not self._refusing:
             self._listener.server_close()
-        self._close_wake()
-        self._end_stop()
-        if stuck:  # pragma: no cover - would be a sockfix bug
-            raise RuntimeError(f"sockfix: threads did not stop: {stuck}")
+
+    def _all_served(self) -> list[_Served]:
+        with self._life.lock:
+            return list(self._served)
 
     # -- the listening side ------------------------------------------------
 
     def _accept_loop(self) -> None:
         listener = self._listener
+        life = self._life
         assert listener is not None
-        assert self._wake_r is not None
+        assert life.wake_r is not None
         with selectors.DefaultSelector() as sel:
             sel.register(listener.socket, selectors.EVENT_READ, "accept")
-            sel.register(self._wake_r, selectors.EVENT_READ, "wake")
-            while not self._stopping.is_set():
+            sel.register(life.wake_r, selectors.EVENT_READ, "wake")
+            while not life.stopping.is_set():
                 for key, _ in sel.select():
                     if key.data == "wake":
-                        self._wake_r.recv(64)
-                    if self._stopping.is_set() or self._refusing:
+                        life.wake_r.recv(64)
+                    if life.stopping.is_set() or self._refusing:
                         return
                     if key.data == "wake":
                         continue
@@ -181,39 +323,23 @@ class TCPServer(Peer):
                         self._accepting = False
 
     def _accepted(self, sock: socket.socket, peer: Any) -> None:
-        with self._lock:
-            if self._stopping.is_set():
+        life = self._life
+        with life.lock:
+            if life.stopping.is_set():
                 sock.close()
                 return
             conn = Connection(
                 len(self._connections) + 1, (peer[0], peer[1]), self._clock, self._on_change
             )
             self._connections.append(conn)
-            runner = ConnectionRunner(
-                sock,
-                conn,
-                self._stopping,
-                self._make_script,
-                self._handshake_fn(),
-                Shaper(self._faults, self.seed, conn.number, "downstream"),
+            script = Script(
+                conn, self._book, self.framing, self.handler, self.strict, self._report.found
             )
-            self._runners.append(runner)
+            shaper = Shaper(self._faults, self.seed, conn.number, "downstream")
+            served = _Served(sock, conn, life.stopping, script, shaper, self.tls)
+            self._served.append(served)
         conn.record("connect", note=f"from {peer[0]}:{peer[1]}")
-        self._threads.start(runner.run, name=f"connection {conn.number}")
-
-    def _handshake_fn(self) -> Callable[[socket.socket], socket.socket] | None:
-        context = self.tls
-        if context is None:
-            return None
-
-        def handshake(sock: socket.socket) -> socket.socket:
-            # Only wraps: the connection's runner does the handshake where stop() can wake it.
-            return context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-
-        return handshake
-
-    def _make_script(self, conn: Connection) -> Script:
-        return Script(conn, self._book, self.framing, self.handler, self.strict, self._problems)
+        life.threads.start(served.run, name=f"connection {conn.number}")
 
     # -- scripting ------------------------------------------------
 
@@ -232,51 +358,43 @@ class TCPServer(Peer):
 
         Refused attempts are not connections. Open connections carry on.
         """
-        with self._lock:
-            if self._state != "started" or self._refusing:
+        life = self._life
+        with life.lock:
+            if not life.running or self._refusing:
                 return
             self._refusing = True
-        self._wake()
-        if self._accept_thread is not None:
-            self._accept_thread.join()
+            accept = self._accept_thread
+        life.wake()
+        if accept is not None:
+            accept.join()
         assert self._listener is not None
         self._listener.server_close()
 
     def resume(self) -> None:
         """Listen again on the same port after :meth:`refuse`."""
-        with self._lock:
-            if self._state != "started" or not self._refusing:
+        life = self._life
+        with life.lock:
+            if not life.running or not self._refusing:
                 return
             try:
                 self._listener = _Listener(self, (self._host, self.port))
             except OSError as exc:
                 raise bind_error(exc, self._host, self.port) from None
             self._refusing = False
-        self._accept_thread = self._threads.start(self._accept_loop, name="accept")
+            self._accept_thread = life.threads.start(self._accept_loop, name="accept")
 
     @property
     def rules(self) -> list[Rule]:
         """The ``on_connect()`` rules, then the ``expect()`` rules, in the order added."""
         return self._book.greetings + self._book.rules
 
-    def settle(self, timeout: float = 1.0) -> bool:
-        """Wait (up to ``timeout``) until every open connection waits for bytes, none pending."""
-
-        def settled() -> bool:
-            listener = self._listener
-            if self._state != "started" or listener is None or self._refusing:
-                return True
-            if self._accepting or select.select([listener.socket], [], [], 0)[0]:
-                return False  # a connection waits to be accepted
-            with self._lock:
-                runners = list(self._runners)
-            return all(r.settled() for r in runners)
-
-        try:
-            self._changes.wait_until(settled, timeout, "the server to settle")
-        except TimeoutError:
-            return False
-        return True
+    def _settled(self) -> bool:
+        listener = self._listener
+        if listener is None or self._refusing:
+            return True
+        if self._accepting or select.select([listener.socket], [], [], 0)[0]:
+            return False  # a connection waits to be accepted
+        return all(served.settled() for served in self._all_served())
 
     def _bound_port(self) -> int | None:
         if self._listener is None:

@@ -3,25 +3,31 @@
 Each peer address is a :class:`~sockfix.Connection` numbered by first contact (so faults'
 ``connections=[...]`` and transcripts work as for TCP); ``datagrams`` lists every datagram
 received, answered or not. Delays (rule ``.delay()``, ``faults.Latency``, ``faults.Reorder``)
-are scheduled, never slept: the loop sends each datagram when it is due and keeps receiving.
+are scheduled, never slept: the loop lays the actions out with the same
+:func:`~sockfix.core.actions.steps` as the stream executor, sends each datagram when it is due
+and keeps receiving. A datagram that ``Reorder`` holds back is released after ``window`` later
+ones, or after its ``hold`` time when fewer follow.
 """
 
 from __future__ import annotations
 
 import contextlib
 import heapq
+import math
+import select
 import socket
 import socketserver
 import time
 from typing import Any, Self
 
-from sockfix.core.actions import Action, Note, Send, Wait
+from sockfix.core.actions import Action, Note, Send, steps
 from sockfix.core.faults.shaping import Shaper
 from sockfix.core.patterns import Pattern
 from sockfix.core.record import Connection, Datagram
 from sockfix.core.rules import Rule
 from sockfix.core.script import Handler, Script
-from sockfix.net.base import EventListener, Peer, bind_error, family_of
+from sockfix.net.endpoint import EventListener, ScriptedServer, bind_error, family_of
+from sockfix.net.execute import pending_bytes
 
 __all__ = ["UDPServer"]
 
@@ -39,16 +45,19 @@ class _Socket(socketserver.UDPServer):
 
 
 class _Peer:
-    __slots__ = ("address", "conn", "script", "shaper")
+    """One peer address: its recording, script and shaper, and when its held datagrams go."""
+
+    __slots__ = ("address", "conn", "release_at", "script", "shaper")
 
     def __init__(self, address: Any, conn: Connection, script: Script, shaper: Shaper) -> None:
         self.address = address
         self.conn = conn
         self.script = script
         self.shaper = shaper
+        self.release_at: float | None = None
 
 
-class UDPServer(Peer):
+class UDPServer(ScriptedServer):
     """A fake UDP peer on loopback: one datagram in, scripted datagrams out.
 
     Options as for :class:`sockfix.TCPServer`: ``host``, ``port``, ``strict``, ``seed``,
@@ -78,31 +87,37 @@ class UDPServer(Peer):
         self._sock: _Socket | None = None
         self._peers: dict[Any, _Peer] = {}
         self._datagrams: list[Datagram] = []
-        self._due: list[tuple[float, int, _Peer, bytes]] = []
+        self._due: list[tuple[float, int, _Peer, bytes | None]] = []  # None: release held
         self._seq = 0
+        self._busy = True  # the loop is handling a datagram (or not waiting yet)
         super().__init__(host=host, port=port, strict=strict, seed=seed, on_event=on_event)
 
     # -- lifecycle -------------------------------------------------
 
     def start(self) -> Self:
         """Bind and start serving; returns the server."""
-        self._check_new()
+        self._life.check_new(self.kind)
         try:
             self._sock = _Socket((self._host, self._port))
         except OSError as exc:
             raise bind_error(exc, self._host, self._port) from None
-        self._t0 = time.perf_counter()
-        self._state = "started"
-        self._threads.start(self._loop, name="loop")
+        self._life.start(self._loop, "loop", wake_pair=False)
         return self
 
-    def _shutdown(self) -> None:
-        if not self._begin_stop():
+    def _abort(self) -> None:
+        """Wake the blocking receive with an empty datagram (the loop sees it is stopping)."""
+        if self._sock is None:
             return
-        self._wake()
-        self._threads.join_all(timeout=5.0)
-        for _, _, peer, data in sorted(self._due):
-            peer.conn.record("fault", note=f"{len(data)} bytes never sent: the server stopped")
+        with (
+            contextlib.suppress(OSError),
+            socket.socket(self._sock.address_family, socket.SOCK_DGRAM) as waker,
+        ):
+            waker.sendto(b"", self._sock.server_address[:2])
+
+    def _close_down(self) -> None:
+        for _, _, peer, data in sorted(self._due, key=lambda d: d[:2]):
+            if data is not None:
+                peer.conn.record("fault", note=f"{len(data)} bytes never sent: the server stopped")
         self._due.clear()
         for peer in self._peers.values():
             for send in peer.shaper.held():
@@ -112,7 +127,14 @@ class UDPServer(Peer):
                 )
         if self._sock is not None:
             self._sock.server_close()
-        self._end_stop()
+
+    def _settled(self) -> bool:
+        if self._busy or self._sock is None:
+            return self._sock is None
+        try:
+            return pending_bytes(self._sock.socket) == 0
+        except (OSError, ValueError):
+            return True
 
     def _bound_port(self) -> int | None:
         if self._sock is None:
@@ -154,52 +176,42 @@ class UDPServer(Peer):
     # -- the loop --------------------------------------------------
 
     def _loop(self) -> None:
-        """Blocking receives (one syscall a datagram, like the plainest UDP server), with a
-        timeout only while sends are due; :meth:`_wake` sends an empty datagram to stop it."""
+        """Wait for a datagram (with a timeout only while sends are due), then take it: one
+        wait and one receive a datagram. :meth:`_abort` sends an empty datagram to stop it."""
         sock = self._sock
         assert sock is not None
         raw = sock.socket
-        timeout: float | None = None
-        while not self._stopping.is_set():
+        poll = select.poll()
+        poll.register(raw.fileno(), select.POLLIN)
+        stopping = self._life.stopping
+        while not stopping.is_set():
             due = self._due
-            want = None
+            wait_ms: int | None = None
             if due:
                 want = due[0][0] - time.monotonic()
-                if want <= 0:  # (a timeout of 0 would make the socket non-blocking)
+                if want <= 0:
                     self._send_due()
                     continue
-            if want != timeout:
-                raw.settimeout(want)
-                timeout = want
+                wait_ms = max(1, math.ceil(want * 1000))
+            self._busy = False
+            ready = poll.poll(wait_ms)
+            self._busy = True
+            if not ready:
+                continue
             try:
                 data, address = raw.recvfrom(MAX_DATAGRAM)
-            except (TimeoutError, BlockingIOError):
-                self._send_due()
-                continue
             except OSError as exc:  # e.g. ECONNREFUSED from an earlier send's ICMP error
-                if self._stopping.is_set():
+                if stopping.is_set():
                     return
                 self._note_error(exc)
                 continue
-            if self._stopping.is_set():
+            if stopping.is_set():
                 return
             peer = self._peer(address)
             self._datagrams.append(Datagram(data, peer.conn.peer, self._clock()))
             actions = peer.script.datagram(data)
             if actions:
                 self._run(peer, peer.shaper.shape(actions))
-            if due:
-                self._send_due()
-
-    def _wake(self) -> None:
-        """Wake the blocking receive with an empty datagram (the loop sees it is stopping)."""
-        if self._sock is None:
-            return
-        with (
-            contextlib.suppress(OSError),
-            socket.socket(self._sock.address_family, socket.SOCK_DGRAM) as waker,
-        ):
-            waker.sendto(b"", self._sock.server_address[:2])
 
     def _peer(self, address: Any) -> _Peer:
         peer = self._peers.get(address)
@@ -208,10 +220,9 @@ class UDPServer(Peer):
                 len(self._connections) + 1, (address[0], address[1]), self._clock, self._on_change
             )
             self._connections.append(conn)
-            script = Script(conn, self._book, _whole, self.handler, self.strict, self._problems)
-            peer = _Peer(
-                address, conn, script, Shaper(self._faults, self.seed, conn.number, "downstream")
-            )
+            script = Script(conn, self._book, _whole, self.handler, self.strict, self._report.found)
+            shaper = Shaper(self._faults, self.seed, conn.number, "downstream")
+            peer = _Peer(address, conn, script, shaper)
             self._peers[address] = peer
         return peer
 
@@ -219,40 +230,50 @@ class UDPServer(Peer):
         """Send now what is due now; schedule what a wait put later."""
         if len(actions) == 1 and type(actions[0]) is Send and actions[0].chunks is None:
             self._send(peer, actions[0].data)  # the common case: one reply, now
-            return
-        now = time.monotonic()
-        at = now
-        for action in actions:
-            if isinstance(action, Wait):
-                at += action.seconds
-            elif isinstance(action, Note):
-                peer.conn.record("fault", note=action.text)
-            elif isinstance(action, Send):
-                for i, piece in enumerate(action.pieces()):
-                    if i and action.gap:
-                        at += action.gap
-                    data = bytes(piece) if len(piece) != len(action.data) else action.data
+        else:
+            now = time.monotonic()
+            at = now
+            for delay, step in steps(actions):
+                at += delay
+                if type(step) is Send:
                     if at <= now:
-                        self._send(peer, data)
+                        self._send(peer, step.data)
                     else:
-                        self._seq += 1
-                        heapq.heappush(self._due, (at, self._seq, peer, data))
-            # close / reset / hang / half-close mean nothing for datagrams
+                        self._schedule(at, peer, step.data)
+                elif type(step) is Note:
+                    peer.conn.record("fault", note=step.text)
+                # close / reset / hang / half-close mean nothing for datagrams
+        hold = peer.shaper.holds()
+        if hold is None:
+            peer.release_at = None  # a release still scheduled is stale: ignored when due
+        elif peer.release_at is None:  # let a held datagram go even if no later one comes
+            peer.release_at = time.monotonic() + hold
+            self._schedule(peer.release_at, peer, None)
+
+    def _schedule(self, at: float, peer: _Peer, data: bytes | None) -> None:
+        self._seq += 1
+        heapq.heappush(self._due, (at, self._seq, peer, data))
 
     def _send_due(self) -> None:
         now = time.monotonic()
         while self._due and self._due[0][0] <= now:
-            _, _, peer, data = heapq.heappop(self._due)
-            self._send(peer, data)
+            at, _, peer, data = heapq.heappop(self._due)
+            if data is not None:
+                self._send(peer, data)
+            elif at == peer.release_at:
+                peer.release_at = None
+                self._run(peer, peer.shaper.release())
 
     def _send(self, peer: _Peer, data: bytes) -> None:
+        """Send one datagram, recorded before it goes (as every send is: a client never
+        holds a datagram that ``sent`` does not show); a failed send is amended to an
+        ``"error"`` event."""
         assert self._sock is not None
+        token = peer.conn.record_out(data)
         try:
             self._sock.socket.sendto(data, peer.address)
         except OSError as exc:
-            peer.conn.record("error", data, f"sendto: {exc}")
-            return
-        peer.conn.record_out(data)
+            peer.conn.amend_out(token, b"", f"sendto: {exc}")
 
     def _note_error(self, exc: OSError) -> None:
         if self._connections:

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from collections import Counter
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sockfix import faults
 from sockfix.core.actions import Close, HalfClose, Hang, Note, Reset, Send, Wait
@@ -108,6 +111,8 @@ def test_build_checks_arguments_like_the_class():
         (faults.Drop(0.5), "Drop(0.5)"),
         (faults.Duplicate(1.0), "Duplicate(1.0)"),
         (faults.Reorder(1.0, window=3), "Reorder(1.0, window=3)"),
+        (faults.Reorder(0.5, hold=0.2), "Reorder(0.5, hold=0.2)"),
+        (faults.Reorder(1.0, window=2, hold=0), "Reorder(1.0, window=2, hold=0)"),
     ],
 )
 def test_repr(fault, text):
@@ -148,6 +153,11 @@ def test_faults_are_frozen_and_hashable():
         (lambda: faults.Timeout(-0.1), ValueError, ["Timeout(seconds)"]),
         (lambda: faults.SlowClose(float("inf")), ValueError, ["inf"]),
         (lambda: faults.Reorder(window=0), ValueError, ["Reorder(window=...)", ">= 1"]),
+        (lambda: faults.Reorder(hold=-0.01), ValueError, ["Reorder(hold=...)", ">= 0", "-0.01"]),
+        (lambda: faults.Reorder(hold="0.1"), TypeError, ["Reorder(hold=...)", "a number"]),
+        (lambda: faults.Reorder(hold=None), TypeError, ["Reorder(hold=...)", "None"]),
+        (lambda: faults.Reorder(hold=True), TypeError, ["Reorder(hold=...)", "True"]),
+        (lambda: faults.Reorder(hold=float("inf")), ValueError, ["Reorder(hold=...)", "inf"]),
     ],
 )
 def test_bad_arguments_name_the_value_and_the_rule(make_it, error, words):
@@ -170,7 +180,20 @@ def test_probability_zero_draws_nothing_and_notes_nothing(name):
     for _ in range(5):
         assert fault.shape(send, r, state) == [send]
         assert fault.on_close(close, r, state) == [close]
+        assert fault.holds(state) is None
+        assert fault.release(r, state) == []
     assert r.getstate() == before
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_after_a_release_nothing_is_held(name):
+    fault, r, state = make(name), rng(), State()
+    fault.shape(Send(b"hello world\n"), r, state)
+    if name != "reorder":
+        assert fault.holds(state) is None
+    fault.release(r, state)
+    assert fault.holds(state) is None
+    assert fault.release(r, state) == []
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
@@ -491,8 +514,97 @@ def test_reorder_window_sends_after_up_to_window_later_ones():
         assert out != sorted(out, key=int)
 
 
-def test_reorder_last_datagram_stays_held():
+def test_reorder_last_datagram_stays_held_until_released():
     assert reordered(faults.Reorder(1.0), 3) == [b"2", b"1"]
+
+
+def test_reorder_releases_a_datagram_nothing_followed():
+    fault, r, state = faults.Reorder(1.0), rng(), State()
+    assert fault.holds(state) is None
+    assert sends(fault.shape(Send(b"1"), r, state)) == []
+    assert fault.holds(state) == 0.05
+    assert fault.release(r, state) == [
+        Note("Reorder(1.0): released a held datagram after 0.05 s: 0 of 1 later one(s) came"),
+        Send(b"1"),
+    ]
+    assert not state.held
+    assert fault.holds(state) is None
+    assert fault.release(r, state) == []
+    # What comes next is shaped as usual: held again, then let go by count.
+    assert sends(fault.shape(Send(b"2"), r, state)) == []
+    assert sends(fault.shape(Send(b"3"), r, state)) == [b"3", b"2"]
+
+
+def test_reorder_releases_when_fewer_than_window_follow():
+    fault, state = faults.Reorder(1.0, window=3, hold=0.2), State()
+    seed = next(s for s in range(100) if rng(s).randint(1, 3) == 3)  # held behind 3 later ones
+    r = rng(seed)
+    assert notes(fault.shape(Send(b"1"), r, state)) == [
+        "Reorder(1.0, window=3, hold=0.2): holding a datagram back behind 3 later one(s)"
+    ]
+    assert fault.shape(Send(b"2"), r, state) == [Send(b"2")]
+    assert fault.shape(Send(b"3"), r, state) == [Send(b"3")]
+    assert fault.holds(state) == 0.2
+    assert fault.release(r, state) == [
+        Note(
+            "Reorder(1.0, window=3, hold=0.2): released a held datagram after 0.2 s: "
+            "2 of 3 later one(s) came"
+        ),
+        Send(b"1"),
+    ]
+    assert fault.holds(state) is None
+
+
+def test_reorder_release_after_a_count_release_is_empty():
+    fault, r, state = faults.Reorder(1.0), rng(), State()
+    fault.shape(Send(b"1"), r, state)
+    assert sends(fault.shape(Send(b"2"), r, state)) == [b"2", b"1"]
+    assert fault.holds(state) is None
+    assert fault.release(r, state) == []
+
+
+def test_reorder_release_draws_nothing():
+    fault, r, state = faults.Reorder(0.5, window=4), rng(), State()
+    while not state.held:
+        fault.shape(Send(b"x"), r, state)
+    before = r.getstate()
+    assert sends(fault.release(r, state)) == [b"x"]
+    assert r.getstate() == before
+
+
+def test_reorder_with_release_is_seeded():
+    def run(seed: int) -> list[object]:
+        fault, r, state, out = faults.Reorder(0.5, window=3), rng(seed), State(), []
+        for i in range(30):
+            out += fault.shape(Send(b"%d" % i), r, state)
+            if i % 7 == 6:
+                out += fault.release(r, state)
+        return out + fault.release(r, state)
+
+    assert run(7) == run(7)
+    assert run(7) != run(8)
+
+
+@given(
+    probability=st.floats(0, 1),
+    window=st.integers(1, 5),
+    seed=st.integers(0, 2**32 - 1),
+    steps=st.lists(st.booleans(), max_size=40),
+)
+def test_reorder_never_drops_nor_duplicates(probability, window, seed, steps):
+    """Datagrams (True) and timed releases (False) in any order, then a last release: every
+    datagram comes out exactly once."""
+    fault, r, state = faults.Reorder(probability, window=window), rng(seed), State()
+    given_in, out = [], []
+    for n, datagram in enumerate(steps):
+        if datagram:
+            given_in.append(b"%d" % n)
+            out += sends(fault.shape(Send(given_in[-1]), r, state))
+        else:
+            out += sends(fault.release(r, state))
+    out += sends(fault.release(r, state))
+    assert Counter(out) == Counter(given_in)
+    assert fault.holds(state) is None
 
 
 # -- transports -------------------------------------------------------------------------------

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sockfix import faults
 from sockfix.core.actions import Close, Hang, Note, Reset, Send, Wait
@@ -212,6 +216,145 @@ def test_describe():
 def test_add_returns_the_fault():
     f = faults.Reset()
     assert tcp().add(f) is f
+
+
+# -- held datagrams -------------------------------------------------------------------------
+
+
+def udp(*attached: faults.Fault) -> FaultSet:
+    fs = FaultSet("udp")
+    for fault in attached:
+        fs.add(fault)
+    return fs
+
+
+def test_holds_and_release_with_nothing_held():
+    assert Shaper(udp(), 1, 1, "downstream").holds() is None
+    assert Shaper(udp(), 1, 1, "downstream").release() == []
+    shaper = Shaper(udp(faults.Latency(0.1), faults.Reorder(0.0)), 1, 1, "downstream")
+    shaper.shape([Send(b"1")])
+    assert shaper.holds() is None
+    assert shaper.release() == []
+
+
+def test_release_gives_back_a_datagram_nothing_followed():
+    shaper = Shaper(udp(faults.Reorder(1.0)), 1, 1, "downstream")
+    assert sent(shaper.shape([Send(b"1")])) == b""
+    assert shaper.holds() == 0.05
+    assert shaper.held() == [Send(b"1")]
+    assert shaper.release() == [
+        Note("Reorder(1.0): released a held datagram after 0.05 s: 0 of 1 later one(s) came"),
+        Send(b"1"),
+    ]
+    assert shaper.holds() is None
+    assert shaper.held() == []
+    assert shaper.release() == []
+
+
+def test_release_after_a_count_release_is_empty():
+    shaper = Shaper(udp(faults.Reorder(1.0)), 1, 1, "downstream")
+    shaper.shape([Send(b"1")])
+    assert sent(shaper.shape([Send(b"2")])) == b"21"
+    assert shaper.holds() is None
+    assert shaper.release() == []
+
+
+def seed_where_fault_2_holds_behind_3() -> int:
+    """A seed with which the second fault, a ``Reorder(1.0, window=3)``, first draws 3."""
+    return next(s for s in range(100) if stream(s, 1, "downstream", 2).randint(1, 3) == 3)
+
+
+def test_holds_is_the_smallest_hold():
+    fs = udp(faults.Reorder(1.0, hold=0.2), faults.Reorder(1.0, window=3, hold=0.05))
+    shaper = Shaper(fs, seed_where_fault_2_holds_behind_3(), 1, "downstream")
+    shaper.shape([Send(b"1")])  # the first holds 1
+    assert shaper.holds() == 0.2
+    shaper.shape([Send(b"2")])  # the first lets 1 go behind 2; the second holds 2
+    assert shaper.holds() == 0.05
+    shaper.shape([Send(b"3")])  # the first holds 3
+    assert shaper.holds() == 0.05
+
+
+def test_release_goes_in_the_order_added_through_the_later_faults():
+    fs = udp(faults.Reorder(1.0), faults.Reorder(1.0, window=3, hold=0.1))
+    shaper = Shaper(fs, seed_where_fault_2_holds_behind_3(), 1, "downstream")
+    shaper.shape([Send(b"1")])  # the first holds 1
+    assert sent(shaper.shape([Send(b"2")])) == b"1"  # the second holds 2, behind 3 later ones
+    assert sent(shaper.shape([Send(b"3")])) == b""  # the first holds 3
+    assert shaper.release() == [
+        Note("Reorder(1.0): released a held datagram after 0.05 s: 0 of 1 later one(s) came"),
+        Send(b"3"),  # 3 passes the second fault, its second later one
+        Note(
+            "Reorder(1.0, window=3, hold=0.1): released a held datagram after 0.1 s: "
+            "2 of 3 later one(s) came"
+        ),
+        Send(b"2"),
+    ]
+    assert shaper.holds() is None
+
+
+def test_what_is_released_passes_the_later_faults():
+    shaper = Shaper(udp(faults.Reorder(1.0), faults.Duplicate()), 1, 1, "downstream")
+    shaper.shape([Send(b"1")])
+    assert shaper.release() == [
+        Note("Reorder(1.0): released a held datagram after 0.05 s: 0 of 1 later one(s) came"),
+        Note("Duplicate(1.0): sent a datagram of 1 bytes twice"),
+        Send(b"1"),
+        Send(b"1"),
+    ]
+
+
+def test_release_lets_go_of_what_a_cleared_fault_holds():
+    fs = udp(faults.Reorder(1.0))
+    shaper = Shaper(fs, 1, 1, "downstream")
+    shaper.shape([Send(b"1")])
+    fs.clear()
+    assert shaper.shape([Send(b"2")]) == [Send(b"2")]  # no fault left to let it go by count
+    assert shaper.holds() == 0.05
+    assert sent(shaper.release()) == b"1"
+    assert shaper.holds() is None
+
+
+def test_release_is_seeded():
+    def run(seed: int) -> list[object]:
+        shaper = Shaper(udp(faults.Reorder(0.5, window=3), faults.Drop(0.3)), seed, 1, "downstream")
+        out = []
+        for i in range(30):
+            out += shaper.shape([Send(b"%d" % i)])
+            if i % 5 == 4:
+                out += shaper.release()
+        return out + shaper.release()
+
+    assert run(7) == run(7)
+    assert run(7) != run(8)
+
+
+@given(
+    probability=st.floats(0, 1),
+    window=st.integers(1, 5),
+    seed=st.integers(0, 2**32 - 1),
+    steps=st.lists(st.sampled_from(["datagram", "release", "clear", "add"]), max_size=40),
+)
+def test_shaped_through_reorder_every_datagram_comes_out_once(probability, window, seed, steps):
+    """Datagrams, timed releases, clears and re-adds in any order, then a last release."""
+    fault = faults.Reorder(probability, window=window)
+    fs = udp(fault)
+    shaper = Shaper(fs, seed, 1, "downstream")
+    given_in, out = [], []
+    for n, step in enumerate(steps):
+        if step == "datagram":
+            given_in.append(b"%d" % n)
+            out += shaper.shape([Send(given_in[-1])])
+        elif step == "release":
+            out += shaper.release()
+        elif step == "clear":
+            fs.clear()
+        else:
+            fs.add(fault)
+    out += shaper.release()
+    assert Counter(a.data for a in out if isinstance(a, Send)) == Counter(given_in)
+    assert shaper.holds() is None
+    assert shaper.held() == []
 
 
 # -- errors -----------------------------------------------------------------------------------

@@ -149,8 +149,8 @@ def test_listen_backlog_is_at_least_128() -> None:
 
 def test_accepted_sockets_have_tcp_nodelay() -> None:
     with sockfix.TCPServer(strict=False) as server, connect(server) as client:
-        server.wait_until(lambda s: len(s._runners) == 1)
-        sock = server._runners[0].sock
+        server.wait_until(lambda s: len(s._served) == 1)
+        sock = server._served[0].sock
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
         client.sendall(b"x\n")
         server.wait_until(lambda s: s.connections and s.connections[0].bytes_received == 2)

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Final, Literal
 
 from sockfix.core.actions import Action, Note, Send
 from sockfix.core.actions import Close as CloseStep
+from sockfix.core.actions import HalfClose as HalfCloseStep
 
 REGISTRY: dict[str, type[Fault]] = {}
 
@@ -65,7 +66,8 @@ class Fault:
     """Base of every fault: a frozen value with ``probability`` and a pure plan.
 
     Subclasses override :meth:`on_connect` (steps when a connection opens), :meth:`shape`
-    (steps for bytes about to be sent) and :meth:`on_close` (steps instead of a close).
+    (steps for bytes about to be sent) and :meth:`on_close` (steps instead of a close); a fault
+    that holds sends back also overrides :meth:`holds` and :meth:`release`.
     """
 
     name: ClassVar[str] = ""
@@ -102,9 +104,19 @@ class Fault:
         """Steps that replace ``send`` (the default passes it through)."""
         return [send]
 
-    def on_close(self, step: CloseStep, rng: random.Random, state: State) -> list[Action]:
-        """Steps that replace a close (the default passes it through)."""
+    def on_close(
+        self, step: CloseStep | HalfCloseStep, rng: random.Random, state: State
+    ) -> list[Action]:
+        """Steps that replace a close or a half-close (a FIN; the default passes it through)."""
         return [step]
+
+    def holds(self, state: State) -> float | None:
+        """Seconds after which what the fault holds must be let go; None when it holds nothing."""
+        return None
+
+    def release(self, rng: random.Random, state: State) -> list[Action]:
+        """Steps that let go of everything the fault holds."""
+        return []
 
     # -- text -----------------------------------------------------------------------------------
 

@@ -128,7 +128,7 @@ class Bandwidth(Fault):
 @_register
 @dataclass(frozen=True, repr=False)
 class SlowClose(Fault):
-    """Delay the server's FIN by ``seconds`` when it closes."""
+    """Delay the FIN by ``seconds`` when the sender closes (a proxy: when it passes one on)."""
 
     name: ClassVar[str] = "slow_close"
     per_connection: ClassVar[bool] = True
@@ -138,7 +138,9 @@ class SlowClose(Fault):
         super().__post_init__()
         _number(self.seconds, "SlowClose(seconds)")
 
-    def on_close(self, step: CloseStep, rng: random.Random, state: State) -> list[Action]:
+    def on_close(
+        self, step: CloseStep | HalfCloseStep, rng: random.Random, state: State
+    ) -> list[Action]:
         if not self.applies(rng, state):
             return [step]
         return [_note(self, f"FIN delayed {self.seconds:g} s"), Wait(self.seconds), step]
@@ -375,26 +377,30 @@ class Duplicate(Fault):
 @_register
 @dataclass(frozen=True, repr=False)
 class Reorder(Fault):
-    """Hold a datagram back (with ``probability``) and send it after up to ``window`` later ones.
+    """Hold a datagram back (with ``probability``) and send it after up to ``window`` later ones,
+    or after ``hold`` seconds when fewer come.
 
     One datagram is held at a time: those sent while one is held pass (so they do overtake it).
-    A datagram still held when the server stops is never sent (its fault event says so).
+    Reordering never drops: only a datagram still held when the server stops (within ``hold``
+    seconds of being held) is never sent (its fault event says so).
     """
 
     name: ClassVar[str] = "reorder"
     transports: ClassVar[frozenset[str]] = frozenset({"udp"})
     probability: float = 1.0
     window: int = 1
+    hold: float = 0.05
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _number(self.window, "Reorder(window=...)", minimum=1, integer=True)
+        _number(self.hold, "Reorder(hold=...)")
 
     def shape(self, send: Send, rng: random.Random, state: State) -> list[Action]:
         out: list[Action] = [send]
         holding = bool(state.held)  # a datagram that overtakes a held one is never held itself
         still: list[list[Any]] = []
-        for entry in state.held:  # [countdown, send]
+        for entry in state.held:  # [countdown, send, later ones waited for]
             entry[0] -= 1
             if entry[0] <= 0:
                 out += [_note(self, "released a held datagram"), entry[1]]
@@ -403,8 +409,19 @@ class Reorder(Fault):
         state.held = still
         if not holding and self.applies(rng, state):
             later = rng.randint(1, self.window) if self.window > 1 else 1
-            state.held.append([later, send])
+            state.held.append([later, send, later])
             out[0] = _note(self, f"holding a datagram back behind {later} later one(s)")
+        return out
+
+    def holds(self, state: State) -> float | None:
+        return self.hold if state.held else None
+
+    def release(self, rng: random.Random, state: State) -> list[Action]:
+        out: list[Action] = []
+        for countdown, send, later in state.held:
+            came = f"{later - countdown} of {later} later one(s) came"
+            out += [_note(self, f"released a held datagram after {self.hold:g} s: {came}"), send]
+        state.held = []
         return out
 
 

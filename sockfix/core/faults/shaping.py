@@ -16,7 +16,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sockfix.core.actions import Action, Close, Send
+from sockfix.core.actions import Action, Close, HalfClose, Send
 from sockfix.core.faults.base import DIRECTIONS, REGISTRY, Direction, Fault, State
 
 __all__ = [
@@ -142,7 +142,7 @@ class Shaper:
     ``on_connect`` steps come first), so faults attached to an open connection act on it.
     """
 
-    __slots__ = ("_direction", "_faults", "_number", "_seed", "_started", "_states")
+    __slots__ = ("_direction", "_fault_of", "_faults", "_number", "_seed", "_started", "_states")
 
     def __init__(self, faults: FaultSet, seed: int, number: int, direction: Direction) -> None:
         self._faults = faults
@@ -150,6 +150,7 @@ class Shaper:
         self._number = number
         self._direction = direction
         self._states: dict[int, tuple[random.Random, State]] = {}
+        self._fault_of: dict[int, Fault] = {}  # the fault of each state, even once cleared
         self._started: set[int] = set()
 
     @property
@@ -167,11 +168,48 @@ class Shaper:
                 stream(self._seed, self._number, self._direction, a.index),
                 State(),
             )
+            self._fault_of[a.index] = a.fault
         return got
 
     def held(self) -> list[Send]:
-        """Sends a fault still holds back (``Reorder``), never sent if nothing follows."""
+        """Sends a fault still holds back (``Reorder``), until :meth:`release` lets them go."""
         return [entry[1] for _, state in self._states.values() for entry in state.held]
+
+    def holds(self) -> float | None:
+        """Seconds after which :meth:`release` must run; None when no fault holds anything."""
+        waits = [
+            wait
+            for index, (_, state) in self._states.items()
+            if (wait := self._fault_of[index].holds(state)) is not None
+        ]
+        return min(waits, default=None)
+
+    def release(self) -> list[Action]:
+        """Steps that let go of everything the faults hold (``[]`` when nothing is held).
+
+        In the order the faults were added, faults cleared since included; what a fault lets go
+        of passes through the later faults still attached, as it would in :meth:`shape`. Nothing
+        is held afterwards.
+        """
+        if self.holds() is None:
+            return []
+        attached = {a.index for a in self._active()}
+        out: list[Action] = []
+        for index in sorted(self._states):
+            rng, state = self._states[index]
+            fault = self._fault_of[index]
+            if index in attached:
+                shaped: list[Action] = []
+                for act in out:
+                    if isinstance(act, Send):
+                        shaped += fault.shape(act, rng, state)
+                    elif isinstance(act, Close | HalfClose):
+                        shaped += fault.on_close(act, rng, state)
+                    else:
+                        shaped.append(act)
+                out = shaped
+            out += fault.release(rng, state)
+        return out
 
     def on_connect(self) -> list[Action]:
         """Steps of the faults that act as the connection opens (or, for faults attached
@@ -201,7 +239,7 @@ class Shaper:
             for act in actions:
                 if isinstance(act, Send):
                     shaped += fault.shape(act, rng, state)
-                elif isinstance(act, Close):
+                elif isinstance(act, Close | HalfClose):
                     shaped += fault.on_close(act, rng, state)
                 else:
                     shaped.append(act)

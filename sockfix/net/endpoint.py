@@ -1,13 +1,17 @@
-"""What every sockfix server and the proxy share: options, life cycle, waiting, faults,
-strict reporting and transcripts. Subclasses bind, serve and shut down."""
+"""What every endpoint (server or proxy) is made of: options, a :class:`Lifecycle`, the
+recording, waits, faults, strict reporting (a pure :class:`StrictReport`) and transcripts.
+
+:class:`Endpoint` is the base of :class:`sockfix.TCPProxy`; :class:`ScriptedServer` adds what a
+scripted server has and a proxy has not (a rule book, strict mode), for ``TCPServer`` and
+``UDPServer``. Subclasses bind, serve, abort and close down; ``stop()`` goes the same way
+everywhere.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import socket
 import threading
-import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Self
@@ -17,11 +21,20 @@ from sockfix.core.faults import Fault
 from sockfix.core.faults.shaping import FaultSet, pick_seed
 from sockfix.core.record import Connection, Event
 from sockfix.core.rules import RuleBook
+from sockfix.core.strict import StrictReport
 from sockfix.core.transcript import DEFAULT_LIMIT, render_server
 from sockfix.net import runtime
-from sockfix.net.runtime import Changes, ThreadSet, announce
+from sockfix.net.lifecycle import Lifecycle
+from sockfix.net.runtime import Changes, announce
 
-__all__ = ["EventListener", "Peer", "bind_error", "check_host_port", "family_of"]
+__all__ = [
+    "Endpoint",
+    "EventListener",
+    "ScriptedServer",
+    "bind_error",
+    "check_host_port",
+    "family_of",
+]
 
 EventListener = Callable[[Connection, Event], None]
 
@@ -49,10 +62,10 @@ def bind_error(exc: OSError, host: str, port: int) -> OSError:
     return exc
 
 
-class Peer:
-    """Base of TCPServer and UDPServer (not public): see those for the options."""
+class Endpoint:
+    """Base of every server and the proxy (not public): see those for the options."""
 
-    kind = "server"
+    kind = "endpoint"
     transport = "tcp"
 
     def __init__(
@@ -60,35 +73,26 @@ class Peer:
         *,
         host: str,
         port: int,
-        strict: bool,
         seed: int | None,
         on_event: EventListener | None,
+        report: StrictReport,
+        directional: bool = False,
     ) -> None:
         self._host, self._port = check_host_port(host, port)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise TypeError(f"seed must be an int or None, got {seed!r}")
         if on_event is not None and not callable(on_event):
             raise TypeError(f"on_event must be a callable (connection, event), got {on_event!r}")
-        self.strict = bool(strict)
         if seed is None:
             seed = runtime.default_seed()
         self.seed_picked = seed is None
         self.seed: int = pick_seed() if seed is None else seed
         self.on_event = on_event
-        self._faults = FaultSet(self.transport)
-        self._lock = threading.Lock()
-        self._book = RuleBook(guard=self._lock)
+        self._life = Lifecycle(self.kind)
+        self._report = report
+        self._faults = FaultSet(self.transport, directional=directional)
         self._connections: list[Connection] = []
-        self._problems: list[str] = []
         self._changes = Changes()
-        self._threads = ThreadSet(f"sockfix {self.kind}")
-        self._stopping = threading.Event()
-        self._stopped = threading.Event()
-        self._wake_r: socket.socket | None = None
-        self._wake_w: socket.socket | None = None
-        self._t0 = time.perf_counter()
-        self._state = "new"
-        self._reported: set[str] = set()
         announce(self)
 
     # -- what subclasses provide ------------------------------------------------
@@ -96,66 +100,55 @@ class Peer:
     def start(self) -> Self:
         raise NotImplementedError
 
-    def _shutdown(self) -> None:
+    def _bound_port(self) -> int | None:
         raise NotImplementedError
 
-    def _bound_port(self) -> int | None:
+    def _abort(self) -> None:
+        """Wake every thread of the endpoint (``stop()`` has begun)."""
+        raise NotImplementedError
+
+    def _close_down(self) -> None:
+        """Close what is left once the threads are joined."""
+        raise NotImplementedError
+
+    def _settled(self) -> bool:
+        """True when everything that reached the endpoint has been handled."""
         raise NotImplementedError
 
     # -- lifecycle ------------------------------------------------
 
-    def _begin_stop(self) -> bool:
-        """True for the one caller that must do the stopping; the others wait for it."""
-        with self._lock:
-            elsewhere = self._state == "stopping"
-            if self._state != "started" and not elsewhere:
-                self._state = "stopped"
-                return False
-            if not elsewhere:
-                self._state = "stopping"
-                self._stopping.set()
-        if elsewhere:
-            # Another thread is stopping: return once it is done (unless we are one of the
-            # threads it joins, e.g. stop() from an on_event callback).
-            if threading.current_thread() not in self._threads:
-                self._stopped.wait(10.0)
-            return False
-        return True
+    @property
+    def strict(self) -> bool:
+        """Whether problems raise :class:`sockfix.StrictError` (a proxy is never strict)."""
+        return self._report.strict
+
+    def _shutdown(self) -> None:
+        life = self._life
+        if not life.begin_stop():
+            return
+        life.wake()
+        self._abort()
+        stuck = life.join()
+        self._close_down()
+        life.finish(stuck)
 
     def settle(self, timeout: float = 1.0) -> bool:
-        """Wait (up to ``timeout``) until the server has handled every byte that reached it.
+        """Wait (up to ``timeout``) until the endpoint has handled every byte that reached it:
+        no connection waits to be accepted, and each open one waits for bytes with none
+        pending. True when settled.
 
         The plugin calls this before its strict check, so that a message the client sent just
-        before the test ended is judged in the test, not after. True when settled.
+        before the test ended is judged in the test, not after.
         """
+
+        def settled() -> bool:
+            return not self._life.running or self._settled()
+
+        try:
+            self._changes.wait_until(settled, timeout, f"{self._name()} to settle")
+        except TimeoutError:
+            return False
         return True
-
-    def _go(self, loop: Callable[[], None], name: str) -> threading.Thread:
-        """Mark the server started (its clock from now) and start its ``loop`` thread; the
-        loop watches ``self._wake_r``, which :meth:`_wake` writes to."""
-        self._wake_r, self._wake_w = wake_pair()
-        self._t0 = time.perf_counter()
-        self._state = "started"
-        return self._threads.start(loop, name=name)
-
-    def _wake(self) -> None:
-        """Wake the loop thread (to stop, or to stop accepting)."""
-        if self._wake_w is not None:
-            with contextlib.suppress(OSError):
-                self._wake_w.send(b"x")
-
-    def _close_wake(self) -> None:
-        for s in (self._wake_r, self._wake_w):
-            if s is not None:
-                s.close()
-
-    def _end_stop(self) -> None:
-        self._state = "stopped"
-        self._stopped.set()
-
-    def _check_new(self) -> None:
-        if self._state != "new":
-            raise RuntimeError(f"this {self.kind} was already {self._state}; make a new one")
 
     def stop(self, *, check: bool = True) -> None:
         """Stop, close every client socket, join every thread; idempotent.
@@ -167,7 +160,7 @@ class Peer:
         if check:
             self.check()
         else:  # looked at and waived: the plugin will not raise them either
-            self._reported.update(self.problems)
+            self._report.waive()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -183,14 +176,12 @@ class Peer:
             return
         # Another error is on its way out: stop, and attach the strict problems to it.
         self._shutdown()
-        problems = self._unreported()
-        text = self._problem_text(problems)
+        text, _ = self._report.take(self._strict_title())
         if text:
-            self._reported.update(problems)
             exc.add_note(text)
 
     def _clock(self) -> float:
-        return time.perf_counter() - self._t0
+        return self._life.clock()
 
     def _on_change(self, conn: Connection, event: Event) -> None:
         changes = self._changes
@@ -200,7 +191,7 @@ class Peer:
             try:
                 self.on_event(conn, event)
             except Exception as exc:  # the user's callback must not break the connection
-                self._problems.append(
+                self._report.found.append(
                     f"on_event callback {_describe(self.on_event)} raised on a {event.kind!r} "
                     f"event of connection {conn.number}: {exc!r}"
                 )
@@ -229,7 +220,8 @@ class Peer:
         return f"{self.kind} {where}"
 
     def __repr__(self) -> str:
-        return f"<sockfix {self._name()} {self._state}, {len(self._connections)} connections>"
+        phase = self._life.phase.value
+        return f"<sockfix {self._name()} {phase}, {len(self._connections)} connections>"
 
     # -- faults ------------------------------------------------
 
@@ -237,8 +229,9 @@ class Peer:
         """Attach a fault (from ``sockfix.faults``) to what this server sends.
 
         ``connections=[1, 2]`` picks connections (for UDP: peers) by the order they came,
-        counted from 1; omitted, it applies to all, open ones included (from their next send).
-        Faults compose in the order added. Returns the fault.
+        counted from 1; omitted, it applies to all. Faults act on open connections from their
+        next send (``Hang()``, ``Timeout()`` or ``Reset()`` attached to an open connection
+        hang, stall or reset it there). Faults compose in the order added. Returns the fault.
         """
         return self._faults.add(fault, connections)
 
@@ -294,41 +287,24 @@ class Peer:
     @property
     def problems(self) -> list[str]:
         """The strict problems seen so far (also the lines of a StrictError)."""
-        return list(self._problems) + self._unused_rule_problems()
+        return self._report.problems()
 
-    def _unused_rule_problems(self) -> list[str]:
-        if not self.strict:
-            return []
-        return [
-            f"rule {r.describe()} was used {r.used} of {r.limit} times" for r in self._book.unused()
-        ]
-
-    def _unreported(self) -> list[str]:
-        return [p for p in self.problems if p not in self._reported]
-
-    def _problem_text(self, problems: list[str]) -> str:
-        if not self.strict or not problems:
-            return ""
-        body = "\n".join(f"{i}) {p}" for i, p in enumerate(problems, 1))
-        rules = self._book.greetings + self._book.rules
-        usage = f"all rules, with their use:\n{self._book.describe()}\n" if rules else ""
-        return (
-            f"sockfix {self._name()} (strict, seed={self.seed}) saw {len(problems)} problem(s):\n"
-            f"{body}\n{usage}(pass strict=False to record and ignore these)"
-        )
+    def _strict_title(self) -> str:
+        return f"{self._name()} (strict, seed={self.seed})"
 
     def check(self) -> None:
         """Raise :class:`sockfix.StrictError` now for strict problems not yet raised.
 
         ``stop()`` does this too; the pytest plugin calls it when the test body ends.
         """
-        problems = self._unreported()
-        text = self._problem_text(problems)
+        text, problems = self._report.take(self._strict_title())
         if text:
-            self._reported.update(problems)
             raise StrictError(text, problems)
 
     def _title_details(self) -> str:
+        return ""
+
+    def _rules_text(self) -> str:
         return ""
 
     def transcript(self, limit: int = DEFAULT_LIMIT) -> str:
@@ -336,22 +312,41 @@ class Peer:
         mode = "strict" if self.strict else "not strict"
         picked = " (picked; pass seed= or --sockfix-seed to replay)" if self.seed_picked else ""
         title = f"{self._name()} ({mode}{self._title_details()}, seed={self.seed}{picked})"
-        rules = self._book.describe()
+        rules = self._rules_text()
         faults = self._faults.describe()
         if faults:
-            rules += "\nfaults:\n" + "\n".join("  " + f for f in faults)
+            rules += ("\n" if rules else "") + "faults:\n" + "\n".join("  " + f for f in faults)
         return render_server(
             title, self.connections, problems=self.problems, rules=rules, limit=limit
         )
 
 
+class ScriptedServer(Endpoint):
+    """Base of TCPServer and UDPServer: an endpoint answering from a rule book, strict or
+    not."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        strict: bool,
+        seed: int | None,
+        on_event: EventListener | None,
+    ) -> None:
+        self._book = RuleBook(guard=threading.Lock())
+        super().__init__(
+            host=host,
+            port=port,
+            seed=seed,
+            on_event=on_event,
+            report=StrictReport(bool(strict), self._book),
+        )
+
+    def _rules_text(self) -> str:
+        return self._book.describe()
+
+
 def _describe(predicate: Callable[..., object]) -> str:
     name = getattr(predicate, "__qualname__", None) or repr(predicate)
     return f"predicate {name}"
-
-
-def wake_pair() -> tuple[socket.socket, socket.socket]:
-    """A socketpair whose write end wakes a selector loop."""
-    r, w = socket.socketpair()
-    r.setblocking(False)
-    return r, w
