@@ -50,10 +50,6 @@ class BuiltinFraming:
         """Length of the first message in ``buf[start:]``, or None (needs more)."""
         raise NotImplementedError
 
-    def reset_hint(self) -> BuiltinFraming:
-        """A fresh copy for one connection (framings that keep scan hints need their own)."""
-        return self
-
 
 class _Delimited(BuiltinFraming):
     __slots__ = ("_name", "sep")

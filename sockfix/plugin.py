@@ -1,6 +1,9 @@
 """The pytest plugin (entry point ``pytest11: sockfix``): options, fixtures, the report section.
 
-No logic lives here: servers stop and check themselves, and transcripts render themselves.
+Its own work is bookkeeping: which servers a test made (and which fixture scope owns them),
+settling them and raising their strict problems when the test body ends, and adding their
+transcripts to the report. Servers stop and check themselves, and transcripts render
+themselves.
 """
 
 from __future__ import annotations

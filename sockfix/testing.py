@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
-from sockfix.framing import BuiltinFraming, Framer, FramingError, describe
+from sockfix.framing import Framer, FramingError, describe
 
 __all__ = [
     "FIXTURE_UNDER_GIVEN",
@@ -112,7 +112,7 @@ def _cut_with_framer(
 ) -> tuple[list[bytes], bytes]:
     """The same through sockfix's own cutter (the one servers use, with the built-ins' fast
     paths)."""
-    framer = Framer(framing.reset_hint() if isinstance(framing, BuiltinFraming) else framing)
+    framer = Framer(framing)
     out: list[bytes] = []
     try:
         for piece in pieces:

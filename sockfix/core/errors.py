@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-__all__ = ["PortInUseError", "ScenarioError", "StrictError", "bytes_hint", "require_bytes"]
+__all__ = ["PortInUseError", "ScenarioError", "StrictError", "bytes_hint"]
 
 
 class StrictError(AssertionError):
@@ -53,14 +51,3 @@ def bytes_hint(value: object) -> str:
             return f": write {value!r}.encode() to send its UTF-8 bytes"
         return f": write {as_bytes!r} (or {value!r}.encode())"
     return ""
-
-
-def require_bytes(value: Any, what: str) -> bytes:
-    """Return ``value`` as bytes, or raise a TypeError that names ``what`` and the fix."""
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, bytearray | memoryview):
-        return bytes(value)
-    raise TypeError(
-        f"{what} must be bytes, got {type(value).__name__} {value!r}{bytes_hint(value)}"
-    )

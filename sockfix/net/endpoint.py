@@ -184,9 +184,7 @@ class Endpoint:
         return self._life.clock()
 
     def _on_change(self, conn: Connection, event: Event) -> None:
-        changes = self._changes
-        if changes._waiting or changes._async:  # the hot path: usually nobody waits
-            changes.notify()
+        self._changes.notify()
         if self.on_event is not None:
             try:
                 self.on_event(conn, event)

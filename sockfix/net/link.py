@@ -178,7 +178,7 @@ class Link:
                 record_in(data)
                 if executor.muted:
                     continue
-                if shaper.active or executor.write_closed:
+                if shaper.shaping or executor.write_closed:
                     ok = executor.run(shaper.shape([Send(data)]))
                 else:
                     ok = executor.send(data)  # the hot path: no faults

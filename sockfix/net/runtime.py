@@ -29,13 +29,8 @@ class Changes:
         self._waiting = 0
         self._async: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
 
-    @property
-    def waiting(self) -> bool:
-        """True while some thread or task waits (so notifying is worth its cost)."""
-        return bool(self._waiting or self._async)
-
     def notify(self) -> None:
-        """Wake every waiter (cheap when there are none)."""
+        """Wake every waiter (costs two attribute checks when there are none)."""
         if self._waiting:
             with self._cond:
                 self._cond.notify_all()

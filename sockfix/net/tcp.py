@@ -157,7 +157,7 @@ class _Served:
                 actions = feed(data)
                 if not actions or executor.muted:
                     continue
-                if shaper.active:
+                if shaper.shaping:
                     actions = shaper.shape(actions)
                 elif len(actions) == 1:
                     one = actions[0]

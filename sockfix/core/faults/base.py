@@ -53,11 +53,11 @@ class State:
     """A fault's per-connection (per-direction) state: byte counts, the once-per-connection
     draw, datagrams held back."""
 
-    __slots__ = ("active", "held", "passed")
+    __slots__ = ("chosen", "held", "passed")
 
     def __init__(self) -> None:
         self.passed = 0
-        self.active: bool | None = None
+        self.chosen: bool | None = None  # per-connection faults: drawn once, then kept
         self.held: list[list[Any]] = []
 
 
@@ -91,9 +91,9 @@ class Fault:
         if p <= 0:
             return False
         if self.per_connection:
-            if state.active is None:
-                state.active = p >= 1 or rng.random() < p
-            return state.active
+            if state.chosen is None:
+                state.chosen = p >= 1 or rng.random() < p
+            return state.chosen
         return p >= 1 or rng.random() < p
 
     def on_connect(self, rng: random.Random, state: State) -> list[Action]:

@@ -154,11 +154,11 @@ class Shaper:
         self._started: set[int] = set()
 
     @property
-    def active(self) -> bool:
+    def shaping(self) -> bool:
         """True while any fault is attached (to anything): the no-fault path costs one check."""
         return bool(self._faults.attached)
 
-    def _active(self) -> list[Attachment]:
+    def _covering(self) -> list[Attachment]:
         return [a for a in self._faults.attached if a.covers(self._number, self._direction)]
 
     def _state(self, a: Attachment) -> tuple[random.Random, State]:
@@ -193,7 +193,7 @@ class Shaper:
         """
         if self.holds() is None:
             return []
-        attached = {a.index for a in self._active()}
+        attached = {a.index for a in self._covering()}
         out: list[Action] = []
         for index in sorted(self._states):
             rng, state = self._states[index]
@@ -217,7 +217,7 @@ class Shaper:
         out: list[Action] = []
         if not self._faults.attached:
             return out
-        for a in self._active():
+        for a in self._covering():
             if a.index not in self._started:
                 self._started.add(a.index)
                 rng, state = self._state(a)
@@ -229,10 +229,10 @@ class Shaper:
         attached since the last call start first (see :meth:`on_connect`)."""
         if not self._faults.attached:
             return actions
-        active = self._active()
-        if any(a.index not in self._started for a in active):
+        covering = self._covering()
+        if any(a.index not in self._started for a in covering):
             actions = self.on_connect() + actions
-        for a in active:
+        for a in covering:
             rng, state = self._state(a)
             fault = a.fault
             shaped: list[Action] = []
