@@ -6,11 +6,14 @@ import errno
 import socket
 import struct
 import sys
+import threading
 
 import pytest
 from _nethelp import connect, has_ipv6, recv_until
 
 import sockfix
+from sockfix.net.endpoint import Endpoint
+from sockfix.net.lifecycle import Lifecycle, Phase, StuckThreadsError
 
 
 def test_with_binds_loopback_on_an_ephemeral_port() -> None:
@@ -164,3 +167,25 @@ def test_repr_says_state() -> None:
         assert "started" in repr(server)
         assert str(server.port) in repr(server)
     assert "stopped" in repr(server)
+
+
+def test_stop_reports_stuck_threads_with_one_error() -> None:
+    life = Lifecycle("TCPServer 127.0.0.1:1")
+    release = threading.Event()
+    life.start(lambda: release.wait(5.0), "loop")
+    assert life.begin_stop()
+    stuck = life.join(timeout=0.05)
+    release.set()
+    assert [t.name for t in stuck] == ["sockfix TCPServer 127.0.0.1:1 loop"]
+    with pytest.raises(StuckThreadsError, match=r"threads still running .*: sockfix TCPServer"):
+        life.finish(stuck)
+    assert life.phase is Phase.STOPPED
+    assert life.join() == []
+
+
+@pytest.mark.parametrize("cls", [sockfix.TCPServer, sockfix.UDPServer, sockfix.TCPProxy])
+def test_every_endpoint_stops_the_same_way(cls: type) -> None:
+    # One stop path (Endpoint._shutdown: begin, wake, abort, join, close down, finish), so a
+    # stuck thread is reported the same everywhere; endpoints only say what to abort and close.
+    assert cls.stop is Endpoint.stop
+    assert cls._shutdown is Endpoint._shutdown
