@@ -179,13 +179,19 @@ class Connection:
             self._on_change(self, event)
         return token
 
-    def amend_out(self, token: tuple[int, int], sent: bytes, why: str = "") -> None:
+    def amend_out(
+        self, token: tuple[int, int], sent: bytes, why: str = "", *, stopped: bool = False
+    ) -> None:
         """Correct the ``"out"`` event of ``token`` to the ``sent`` prefix that really went
-        (an ``"error"`` event when nothing went); ``why`` says what failed."""
+        (an ``"error"`` event when nothing went); ``why`` says what failed. ``stopped``: the
+        server's own ``stop()`` cut the send short, which is no error (a ``"fault"`` event
+        says what was not sent)."""
         event_index, chunk_index = token
         old = self.events[event_index]
         note = f"{old.note}; " if old.note else ""
-        kind: EventKind = "out" if sent else "error"
+        kind: EventKind = "out" if sent else ("fault" if stopped else "error")
+        if stopped:
+            why = "stop() shut the socket"
         why = f" ({why})" if why else ""
         self.events[event_index] = Event(
             old.time,
@@ -197,6 +203,10 @@ class Connection:
         stream.chunks[chunk_index] = sent
         stream.count -= len(old.data) - len(sent)
         stream.reset_cache()
+
+    def detach(self) -> None:
+        """No more events will come: drop the change callback (a reference to the server)."""
+        self._on_change = None
 
     def add_messages(self, messages: list[bytes]) -> None:
         self.messages.extend(messages)
@@ -220,3 +230,7 @@ class ProxyConnection(Connection):
     ) -> None:
         super().__init__(number, peer, clock, on_change)
         self.upstream = Connection(number, upstream_address, clock, on_change)
+
+    def detach(self) -> None:
+        super().detach()
+        self.upstream.detach()

@@ -32,16 +32,32 @@ from sockfix.core.record import Connection
 
 __all__ = [
     "RECV_SIZE",
+    "SMALL_RECV",
     "End",
     "Executor",
     "Reader",
+    "next_recv_size",
     "pending_bytes",
     "raw_shutdown",
     "send_recorded",
     "send_rst",
 ]
 
-RECV_SIZE = 256 * 1024
+RECV_SIZE = 1024 * 1024  # the most one read takes: a bulk stream comes in few, large chunks
+# The first read, and any after a small one: under glibc's 128 KiB mmap threshold, so a small
+# message costs a heap block, not an mmap + mremap (and a 4 KiB mapping kept per recorded read).
+SMALL_RECV = 64 * 1024
+
+
+def next_recv_size(size: int, got: int) -> int:
+    """The size of the next read, after one of ``size`` that brought ``got`` bytes."""
+    if got == size:
+        return RECV_SIZE
+    if got < 16 * 1024:
+        return SMALL_RECV
+    return size
+
+
 _LINGER_ZERO = struct.pack("ii", 1, 0)
 raw_shutdown = socket.socket.shutdown  # SSLSocket.shutdown would drop its SSL state mid-read
 
@@ -54,13 +70,18 @@ def send_rst(sock: socket.socket) -> None:
 
 
 def send_recorded(
-    sock: socket.socket, rec: Connection, data: bytes, note: str = ""
+    sock: socket.socket,
+    rec: Connection,
+    data: bytes,
+    note: str = "",
+    stopping: threading.Event | None = None,
 ) -> OSError | None:
     """Send all of ``data`` on ``sock`` as one ``"out"`` event of ``rec``; the error that
     stopped it, if any.
 
     The event is recorded *before* sending, so that no peer ever holds bytes that ``sent``
-    does not show yet; if the send fails part way it is amended to the prefix that went.
+    does not show yet; if the send fails part way it is amended to the prefix that went
+    (and said to be cut by ``stop()`` when ``stopping`` is set).
     """
     token = rec.record_out(data, note)
     done = 0
@@ -71,7 +92,7 @@ def send_recorded(
             while done < len(data):
                 done += sock.send(view[done:])
     except OSError as exc:
-        rec.amend_out(token, data[:done])
+        rec.amend_out(token, data[:done], stopped=stopping is not None and stopping.is_set())
         return exc
     return None
 
@@ -97,7 +118,7 @@ class Reader:
     moment where a chunk has left the socket but is not handled yet.
     """
 
-    __slots__ = ("_over", "_poll", "busy", "ended", "rec", "sock", "stopping")
+    __slots__ = ("_over", "_poll", "_size", "busy", "ended", "rec", "sock", "stopping")
 
     def __init__(
         self,
@@ -112,6 +133,7 @@ class Reader:
         self._over = over
         self.busy = True  # handling what it read (or not reading yet)
         self.ended = ""
+        self._size = SMALL_RECV
         self._poll = select.poll()
         fd = sock.fileno()
         if fd < 0:  # closed before the loop began (the other way of a link ended it)
@@ -160,8 +182,9 @@ class Reader:
         return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
 
     def _recv(self) -> bytes | None:
+        size = self._size
         try:
-            data = self.sock.recv(RECV_SIZE)
+            data = self.sock.recv(size)
         except ConnectionResetError:
             self._end("reset", "by peer")
             return None
@@ -171,6 +194,9 @@ class Reader:
         if not data:
             self._end("eof", "peer closed its side")
             return None
+        got = len(data)
+        if got == size or got < 16384:
+            self._size = next_recv_size(size, got)
         return data
 
     def _end(self, kind: str, note: str) -> None:
@@ -265,7 +291,7 @@ class Executor:
     def send(self, data: bytes, note: str = "") -> bool:
         """Send all of ``data`` (see :func:`send_recorded`); False once the stream is over."""
         end = self.end
-        exc = send_recorded(end.sock, end.rec, data, note)
+        exc = send_recorded(end.sock, end.rec, data, note, self.stopping)
         if exc is None:
             return True
         if self.stopping.is_set() or end.over():

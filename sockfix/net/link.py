@@ -116,6 +116,10 @@ class Link:
                     with contextlib.suppress(OSError):
                         raw_shutdown(s, socket.SHUT_RDWR)
 
+    def release(self) -> None:
+        """The link's threads are joined: drop its ways (each refers back to it)."""
+        self._ways = []
+
     def settled(self) -> bool:
         """True when the link is over, or both ways wait for bytes with none pending."""
         if self.closed:
@@ -190,6 +194,7 @@ class Link:
             elif reader.ended == "reset":
                 self.finish(reset=way.sock)
         finally:
+            way.reader = None  # the reader holds way.over: no cycle left behind
             self._pump_done()
 
     def _pump_done(self) -> None:

@@ -96,6 +96,7 @@ class TCPProxy(Endpoint):
     def _close_down(self) -> None:
         for link in self._all_links():
             link.finish()
+            link.release()
         if self._sock is not None:
             self._sock.close()
 
@@ -140,7 +141,7 @@ class TCPProxy(Endpoint):
             conn = ProxyConnection(
                 len(self._connections) + 1,
                 (peer[0], peer[1]),
-                self._clock,
+                self._life.clock,
                 self._on_change,
                 self.upstream,
             )

@@ -42,7 +42,7 @@ class _Listener(socketserver.TCPServer):
 
     def __init__(self, owner: TCPServer, address: tuple[str, int]) -> None:
         self.address_family = family_of(address[0])
-        self.owner = owner
+        self.owner: TCPServer | None = owner  # None once the server stopped
         super().__init__(address, socketserver.BaseRequestHandler, bind_and_activate=True)
 
     def get_request(self) -> tuple[socket.socket, Any]:
@@ -51,6 +51,9 @@ class _Listener(socketserver.TCPServer):
         return sock, peer
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        if self.owner is None:  # pragma: no cover - the server stopped meanwhile
+            request.close()
+            return
         self.owner._accepted(request, client_address)
 
     def handle_error(self, request: Any, client_address: Any) -> None:  # pragma: no cover
@@ -172,6 +175,7 @@ class _Served:
         finally:
             script.finish()
             self.close("server stopped" if self.stopping.is_set() else "")
+            self.reader = None  # the reader holds self.over: no cycle left behind
 
     def _handshake(self, context: ssl.SSLContext) -> bool:
         try:
@@ -291,8 +295,10 @@ class TCPServer(ScriptedServer):
         # A connection accepted while we were stopping has been aborted by its own thread.
         for served in self._all_served():
             served.abort()
-        if self._listener is not None and not self._refusing:
-            self._listener.server_close()
+        if self._listener is not None:
+            if not self._refusing:
+                self._listener.server_close()
+            self._listener.owner = None  # no cycle: a dropped server is freed at once
 
     def _all_served(self) -> list[_Served]:
         with self._life.lock:
@@ -329,7 +335,7 @@ class TCPServer(ScriptedServer):
                 sock.close()
                 return
             conn = Connection(
-                len(self._connections) + 1, (peer[0], peer[1]), self._clock, self._on_change
+                len(self._connections) + 1, (peer[0], peer[1]), self._life.clock, self._on_change
             )
             self._connections.append(conn)
             script = Script(

@@ -208,7 +208,7 @@ class UDPServer(ScriptedServer):
             if stopping.is_set():
                 return
             peer = self._peer(address)
-            self._datagrams.append(Datagram(data, peer.conn.peer, self._clock()))
+            self._datagrams.append(Datagram(data, peer.conn.peer, self._life.clock()))
             actions = peer.script.datagram(data)
             if actions:
                 self._run(peer, peer.shaper.shape(actions))
@@ -217,7 +217,10 @@ class UDPServer(ScriptedServer):
         peer = self._peers.get(address)
         if peer is None:
             conn = Connection(
-                len(self._connections) + 1, (address[0], address[1]), self._clock, self._on_change
+                len(self._connections) + 1,
+                (address[0], address[1]),
+                self._life.clock,
+                self._on_change,
             )
             self._connections.append(conn)
             script = Script(conn, self._book, _whole, self.handler, self.strict, self._report.found)

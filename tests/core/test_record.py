@@ -213,3 +213,14 @@ def test_amend_out_corrects_a_send_that_failed_part_way_or_wholly():
         ("out", b"abc", "rule 1; send failed after 3 of 6 bytes"),
         ("error", b"", "send failed after 0 of 3 bytes"),
     ]
+
+
+def test_amend_out_of_a_send_cut_by_stop_is_no_error():
+    conn = Connection(1, ("127.0.0.1", 1), clock=lambda: 1.0)
+    conn.amend_out(conn.record_out(b"xyz", "rule 1"), b"", stopped=True)
+    conn.amend_out(conn.record_out(b"abcdef"), b"ab", "sendto: boom", stopped=True)
+    assert conn.sent == b"ab"
+    assert [(e.kind, e.data, e.note) for e in conn.events] == [
+        ("fault", b"", "rule 1; send failed after 0 of 3 bytes (stop() shut the socket)"),
+        ("out", b"ab", "send failed after 2 of 6 bytes (stop() shut the socket)"),
+    ]
