@@ -154,7 +154,8 @@ class Endpoint:
             return not self._life.running or self._settled()
 
         try:
-            self._changes.wait_until(settled, timeout, f"{self._name()} to settle")
+            # Readers going idle announce nothing (that would cost on the hot path): look often.
+            self._changes.wait_until(settled, timeout, f"{self._name()} to settle", recheck=0.002)
         except TimeoutError:
             return False
         return True

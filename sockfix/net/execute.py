@@ -169,13 +169,18 @@ class Reader:
         return True
 
     def settled(self) -> bool:
-        """True when the stream is over, or waits for bytes with none pending."""
-        if self.ended or self.busy:
-            return bool(self.ended)
+        """True when the stream is over, or waits for bytes with none pending.
+
+        The socket is asked first, the flag second: a reader woken for bytes that were
+        pending is busy by the time the flag is read (or the bytes are still pending).
+        """
+        if self.ended:
+            return True
         try:
-            return pending_bytes(self.sock) == 0
+            pending = pending_bytes(self.sock)
         except (OSError, ValueError):  # closed meanwhile: over
             return True
+        return pending == 0 and not self.busy
 
     def _decrypted(self) -> bool:
         sock = self.sock

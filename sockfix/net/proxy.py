@@ -60,6 +60,7 @@ class TCPProxy(Endpoint):
         self.framing: Framing = framing if framing is not None else lines()
         self.connect_timeout = float(connect_timeout)
         self._links: list[Link] = []
+        self._accepting = False  # the accept loop is handing a connection over
         self._sock: socket.socket | None = None
         self._port_bound: int | None = None  # kept after stop(): the socket is closed by then
         super().__init__(
@@ -106,7 +107,9 @@ class TCPProxy(Endpoint):
 
     def _settled(self) -> bool:
         sock = self._sock
-        if sock is not None and select.select([sock], [], [], 0)[0]:
+        # The listener first, the flag second: a connection taken off the queue is either
+        # being handed over (accepting) or already listed.
+        if sock is not None and (select.select([sock], [], [], 0)[0] or self._accepting):
             return False  # a connection waits to be accepted
         return all(link.settled() for link in self._all_links())
 
@@ -125,11 +128,15 @@ class TCPProxy(Endpoint):
                 for key, _ in sel.select():
                     if key.data == "wake":
                         return
+                    self._accepting = True
                     try:
                         client, peer = sock.accept()
                     except OSError:
                         continue
-                    self._accepted(client, peer)
+                    else:
+                        self._accepted(client, peer)
+                    finally:
+                        self._accepting = False
 
     def _accepted(self, client: socket.socket, peer: Any) -> None:
         client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -39,8 +39,17 @@ class Changes:
                 with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                     loop.call_soon_threadsafe(event.set)
 
-    def wait_until(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
-        """Block until ``predicate()`` is true; TimeoutError naming ``what`` after ``timeout``."""
+    def wait_until(
+        self,
+        predicate: Callable[[], bool],
+        timeout: float,
+        what: str,
+        recheck: float = _RECHECK_S,
+    ) -> None:
+        """Block until ``predicate()`` is true; TimeoutError naming ``what`` after ``timeout``.
+
+        Woken by every change; ``recheck`` is the longest it sleeps before looking again (for
+        predicates on state that no change announces)."""
         _check_timeout(timeout)
         predicate = _Guarded(predicate, what)
         deadline = time.monotonic() + timeout
@@ -51,7 +60,7 @@ class Changes:
                     left = deadline - time.monotonic()
                     if left <= 0:
                         raise predicate.timeout(timeout)
-                    self._cond.wait(min(left, _RECHECK_S))
+                    self._cond.wait(min(left, recheck))
             finally:
                 self._waiting -= 1
 

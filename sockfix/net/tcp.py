@@ -398,7 +398,9 @@ class TCPServer(ScriptedServer):
         listener = self._listener
         if listener is None or self._refusing:
             return True
-        if self._accepting or select.select([listener.socket], [], [], 0)[0]:
+        # The listener first, the flag second: a connection taken off the queue is either
+        # being handed over (accepting) or already listed.
+        if select.select([listener.socket], [], [], 0)[0] or self._accepting:
             return False  # a connection waits to be accepted
         return all(served.settled() for served in self._all_served())
 

@@ -129,12 +129,13 @@ class UDPServer(ScriptedServer):
             self._sock.server_close()
 
     def _settled(self) -> bool:
-        if self._busy or self._sock is None:
-            return self._sock is None
-        try:
-            return pending_bytes(self._sock.socket) == 0
+        if self._sock is None:
+            return True
+        try:  # the socket first, the flag second (see Reader.settled)
+            pending = pending_bytes(self._sock.socket)
         except (OSError, ValueError):
             return True
+        return pending == 0 and not self._busy
 
     def _bound_port(self) -> int | None:
         if self._sock is None:
