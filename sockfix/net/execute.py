@@ -236,10 +236,10 @@ class End(Protocol):
         """True once the stream was ended elsewhere (nothing more is sent)."""
 
     def hang(self) -> None:
-        """What comes from now on is recorded, never answered."""
+        """What comes from now on is recorded, never answered (a hang for good)."""
 
     def absorb(self, data: bytes) -> None:
-        """Record ``data`` read while hanging (nothing answers it)."""
+        """Record ``data`` read during a timed hang (nothing answers it, now or later)."""
 
 
 class Executor:
@@ -280,11 +280,11 @@ class Executor:
                 return False
             elif kind is Hang:
                 assert isinstance(action, Hang)
-                end.hang()
-                if action.seconds is None:
+                if action.seconds is None:  # for good: what comes is recorded, never answered
+                    end.hang()
                     self.muted = True
                     return True
-                if not self._hang_for(action.seconds):
+                if not self._hang_for(action.seconds):  # a stall: then the next action
                     return False
             elif kind is HalfClose:
                 self.write_closed = True

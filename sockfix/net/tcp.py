@@ -120,7 +120,12 @@ class _Served:
         self.script.hanging = True  # what comes now is recorded, never answered
 
     def absorb(self, data: bytes) -> None:
-        self.script.feed(data)
+        script = self.script
+        hanging, script.hanging = script.hanging, True
+        try:
+            script.feed(data)
+        finally:
+            script.hanging = hanging
 
     # -- called from other threads ---------------------------------------------------------
 
