@@ -47,7 +47,7 @@ class _ProxyConfig(_Config):
         self.direction = direction
         self.record = record
 
-    def make_peer(self, on_event: Callable[[Connection, Event], None]) -> TCPProxy:
+    def make_endpoint(self, on_event: Callable[[Connection, Event], None]) -> TCPProxy:
         proxy = TCPProxy(
             upstream=self.upstream,
             host=self.host,
@@ -60,12 +60,12 @@ class _ProxyConfig(_Config):
             proxy.fault(fault, direction=self.direction)
         return proxy
 
-    def finish(self, peer: Endpoint, printer: _Printer, err: TextIO) -> int:
+    def finish(self, endpoint: Endpoint, printer: _Printer, err: TextIO) -> int:
         if self.record is None:
             return EXIT_OK
-        assert isinstance(peer, TCPProxy)
+        assert isinstance(endpoint, TCPProxy)
         try:
-            peer.save_scenario(self.record)
+            endpoint.save_scenario(self.record)
         except (OSError, ValueError) as exc:  # ScenarioError: the framing did not fit
             print(
                 f"sockfix proxy: cannot record to {self.record}: {_one_line(exc)}",
@@ -73,7 +73,7 @@ class _ProxyConfig(_Config):
                 flush=True,
             )
             return EXIT_PROBLEMS
-        n = len(peer.connections)
+        n = len(endpoint.connections)
         printer.line(f"recorded {n} connection{'' if n == 1 else 's'} to {self.record}")
         return EXIT_OK
 

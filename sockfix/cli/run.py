@@ -1,5 +1,5 @@
-"""What a ``sockfix`` command runs: a peer made from its arguments, started, printed until
-stopped, then stopped cleanly."""
+"""What a ``sockfix`` command runs: an endpoint (server or proxy) made from its arguments,
+started, printed until stopped, then stopped cleanly."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from sockfix.net.endpoint import Endpoint
 
 
 class _Config:
-    """What a command runs: a peer made from the arguments, and what to do once it stopped."""
+    """What a command runs: an endpoint (server or proxy) made from the arguments, and what to
+    do once it stopped."""
 
     command = ""
 
@@ -25,11 +26,11 @@ class _Config:
         self.port = port
         self.max_bytes = max_bytes
 
-    def make_peer(self, on_event: Callable[[Connection, Event], None]) -> Endpoint:
+    def make_endpoint(self, on_event: Callable[[Connection, Event], None]) -> Endpoint:
         raise NotImplementedError
 
-    def finish(self, peer: Endpoint, printer: _Printer, err: TextIO) -> int:
-        """After the peer stopped: print what is left to say; returns the exit status."""
+    def finish(self, endpoint: Endpoint, printer: _Printer, err: TextIO) -> int:
+        """After the endpoint stopped: print what is left to say; returns the exit status."""
         raise NotImplementedError
 
 
@@ -37,7 +38,7 @@ SIGNAL_CHECK_S = 0.1
 
 
 def _run(config: _Config, stop: threading.Event | None, out: TextIO, err: TextIO) -> int:
-    """Start the peer, print until ``stop`` is set (or a signal comes), stop it cleanly."""
+    """Start the endpoint, print until ``stop`` is set (or a signal comes), stop it cleanly."""
     name = f"sockfix {config.command}"
     stop = threading.Event() if stop is None else stop
     printer = _Printer(
@@ -47,13 +48,13 @@ def _run(config: _Config, stop: threading.Event | None, out: TextIO, err: TextIO
         proxy=config.command == "proxy",
     )
     try:
-        peer = config.make_peer(printer.event)
+        endpoint = config.make_endpoint(printer.event)
     except (TypeError, ValueError) as exc:  # e.g. an empty --host, a fault for UDP only
         print(f"{name}: {_one_line(exc)}", file=err, flush=True)
         return EXIT_USAGE
     with _stop_on_signals(stop):
         try:
-            peer.start()
+            endpoint.start()
         except PortInUseError:
             print(
                 f"{name}: port {config.port} on {config.host} is already in use; "
@@ -71,15 +72,15 @@ def _run(config: _Config, stop: threading.Event | None, out: TextIO, err: TextIO
             )
             return EXIT_USAGE
         try:
-            printer.line(f"listening on {_host_port(peer.host, peer.port)}")
+            printer.line(f"listening on {_host_port(endpoint.host, endpoint.port)}")
             # Wake now and then: a signal delivered to one of the server's threads only sets a
             # flag, and its Python handler runs when the main thread next runs bytecode; a
             # main thread blocked in an untimed wait would never see Ctrl-C or SIGTERM.
             while not stop.wait(SIGNAL_CHECK_S):
                 pass
         finally:
-            peer.stop(check=False)
-    status = config.finish(peer, printer, err)
+            endpoint.stop(check=False)
+    status = config.finish(endpoint, printer, err)
     printer.line("stopped")
     printer.detach_if_broken()
     return status

@@ -48,7 +48,7 @@ class _ServeConfig(_Config):
         self.scenario = scenario
         self.seed = seed
 
-    def make_peer(self, on_event: Callable[[Connection, Event], None]) -> TCPServer:
+    def make_endpoint(self, on_event: Callable[[Connection, Event], None]) -> TCPServer:
         options: dict[str, Any] = {"host": self.host, "port": self.port, "on_event": on_event}
         if self.seed is not None:
             options["seed"] = self.seed
@@ -57,12 +57,12 @@ class _ServeConfig(_Config):
         # The embedded default: the classic socketserver example, upper-casing each message.
         return TCPServer(framing=self.framing, handler=echo(bytes.upper), **options)
 
-    def finish(self, peer: Endpoint, printer: _Printer, err: TextIO) -> int:
-        problems = peer.problems
+    def finish(self, endpoint: Endpoint, printer: _Printer, err: TextIO) -> int:
+        problems = endpoint.problems
         for problem in problems:
             printer.line("problem: " + problem.replace("\n", "\n  "))
         # A scenario is a script that the traffic broke; the echo has no script to break.
-        if self.scenario is not None and peer.strict and problems:
+        if self.scenario is not None and endpoint.strict and problems:
             return EXIT_PROBLEMS
         return EXIT_OK
 

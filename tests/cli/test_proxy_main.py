@@ -162,7 +162,7 @@ def test_fault_options_become_faults_in_order():
         faults.Corrupt(0.01),
     ]
     assert config.direction == "downstream"
-    proxy = config.make_peer(lambda conn, event: None)
+    proxy = config.make_endpoint(lambda conn, event: None)
     assert proxy.seed == 7
     assert len(proxy.faults) == 6
 
@@ -364,9 +364,10 @@ def test_port_and_host_come_from_the_scenario_unless_given(tmp_path):
 
 def test_the_scenario_seed_can_be_overridden(tmp_path):
     path = _scenario(tmp_path, 'seed = 3\n[[faults]]\nname = "corrupt"\nargs = [0.5]\n')
-    server = cli._resolve_serve(path, None, 0, None, 11, 0).make_peer(lambda c, e: None)
+    server = cli._resolve_serve(path, None, 0, None, 11, 0).make_endpoint(lambda c, e: None)
     assert server.seed == 11
-    assert cli._resolve_serve(path, None, 0, None, None, 0).make_peer(lambda c, e: None).seed == 3
+    config = cli._resolve_serve(path, None, 0, None, None, 0)
+    assert config.make_endpoint(lambda c, e: None).seed == 3
 
 
 def test_bad_scenarios_are_one_line_and_return_2(tmp_path):
