@@ -108,17 +108,47 @@ def _never() -> bool:
     return False
 
 
+_TCP_INFO_SIZE = 136  # struct tcp_info up to tcpi_bytes_received (Linux 4.1 and later)
+
+
+def received_bytes(sock: socket.socket) -> int | None:
+    """The bytes TCP socket ``sock`` received so far, by the kernel's count (a FIN counts
+    one), or None where it cannot say (not Linux, not TCP)."""
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_SIZE)
+    except (OSError, AttributeError):
+        return None
+    if len(info) < _TCP_INFO_SIZE:
+        return None
+    return int(struct.unpack_from("Q", info, 128)[0])
+
+
 class Reader:
     """The one read loop of a stream: :meth:`read` gives chunks until the stream ends.
 
     How it ended is recorded on ``rec`` (``"eof"``, ``"reset"`` by peer, ``"error"``) and kept
     in :attr:`ended`, unless the endpoint is stopping or ``over()`` says the stream was ended
-    on purpose elsewhere (the other way of a proxied link). The reader waits for the socket
-    to be readable *before* it takes bytes out of it, so that :meth:`settled` never sees a
-    moment where a chunk has left the socket but is not handled yet.
+    on purpose elsewhere (the other way of a proxied link).
+
+    :meth:`settled` never sees a moment where a chunk has left the socket but is not handled
+    yet. On a plain TCP socket on Linux the reader counts what it took, and compares it with
+    what the kernel counts as received (``TCP_INFO``): a chunk waiting, or taken but not yet
+    counted, shows as a difference. Elsewhere (TLS, other systems) it waits for the socket to
+    be readable *before* it takes bytes out, which costs a system call per read.
     """
 
-    __slots__ = ("_over", "_poll", "_size", "busy", "ended", "rec", "sock", "stopping")
+    __slots__ = (
+        "_counted",
+        "_over",
+        "_poll",
+        "_size",
+        "busy",
+        "ended",
+        "rec",
+        "sock",
+        "stopping",
+        "taken",
+    )
 
     def __init__(
         self,
@@ -133,20 +163,24 @@ class Reader:
         self._over = over
         self.busy = True  # handling what it read (or not reading yet)
         self.ended = ""
+        self.taken = 0  # bytes taken out of the socket
         self._size = SMALL_RECV
         self._poll = select.poll()
         fd = sock.fileno()
+        self._counted = False
         if fd < 0:  # closed before the loop began (the other way of a link ended it)
             self.ended = "stopped"
         else:
             self._poll.register(fd, select.POLLIN)
+            if type(sock) is socket.socket and sock.type == socket.SOCK_STREAM:
+                self._counted = received_bytes(sock) is not None  # the kernel counts too
 
     def read(self) -> bytes | None:
         """The next chunk; None once the stream ended."""
         if self.ended:
             return None
-        if not self._decrypted():
-            self.busy = False
+        self.busy = False
+        if not self._counted and not self._decrypted():
             self._poll.poll()
             self.busy = True
         return self._recv()
@@ -154,6 +188,8 @@ class Reader:
     def drain(self, seconds: float, sink: Callable[[bytes], object]) -> bool:
         """Read for ``seconds``, giving each chunk to ``sink`` (nothing is answered); False
         once the stream ended."""
+        if self.ended:
+            return False
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
             if not self._decrypted():
@@ -176,11 +212,15 @@ class Reader:
         """
         if self.ended:
             return True
+        taken = self.taken  # first, then the socket, then the flag (see the class docstring)
         try:
-            pending = pending_bytes(self.sock)
+            if self._counted:  # all that came was taken (and counted), none waits
+                idle = received_bytes(self.sock) == taken
+            else:
+                idle = pending_bytes(self.sock) == 0
         except (OSError, ValueError):  # closed meanwhile: over
             return True
-        return pending == 0 and not self.busy
+        return idle and not self.busy
 
     def _decrypted(self) -> bool:
         sock = self.sock
@@ -190,6 +230,7 @@ class Reader:
         size = self._size
         try:
             data = self.sock.recv(size)
+            self.busy = True  # before the count: counted but idle would look settled
         except ConnectionResetError:
             self._end("reset", "by peer")
             return None
@@ -200,6 +241,7 @@ class Reader:
             self._end("eof", "peer closed its side")
             return None
         got = len(data)
+        self.taken += got
         if got == size or got < 16384:
             self._size = next_recv_size(size, got)
         return data

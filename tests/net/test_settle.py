@@ -15,6 +15,7 @@ import pytest
 from _nethelp import connect, kinds, recv_exactly
 
 import sockfix
+import sockfix.net.execute
 from sockfix import faults
 
 ROUNDS = 300
@@ -24,6 +25,15 @@ DATAGRAMS = 200
 
 def _budget() -> float:
     return time.monotonic() + BUDGET_S
+
+
+@pytest.fixture(autouse=True, params=["kernel count", "poll first"])
+def reader_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test twice: with the reader's two ways of never missing a chunk (plain TCP on
+    Linux compares its count with the kernel's; elsewhere it polls before it reads)."""
+    if request.param == "poll first":
+        monkeypatch.setattr(sockfix.net.execute, "received_bytes", lambda sock: None)
+    return str(request.param)
 
 
 @pytest.fixture
