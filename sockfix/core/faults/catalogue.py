@@ -1,11 +1,8 @@
 """The catalogue: every fault that real networks produce, as a small frozen value with a pure plan.
 
-Attach them with ``server.fault(f, connections=[...])`` (or ``proxy.fault(f, direction=...)``).
-Each fault turns what would be sent into steps (send these bytes, wait, close, reset, hang...),
-given a seeded random stream and its own per-connection state; the socket layer only carries
-the steps out. Every fault takes ``probability`` (1.0: always; 0: an exact no-op that draws
-nothing and records nothing). Faults are registered by name (``REGISTRY``, :func:`build`) for
-scenario files and the command line.
+Each fault turns what would be sent into steps given a seeded random stream and its own
+per-connection state, and is registered by name; the user-facing description of the whole
+family is :mod:`sockfix.faults`' docstring.
 
 Byte offsets (``Reset(after_bytes)``, ``Close(after_bytes)``, ``Truncate(n)``, ``Garbage``) count
 the bytes that pass through the fault in its direction: for a server, the bytes it sends, its

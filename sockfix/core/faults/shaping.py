@@ -199,15 +199,7 @@ class Shaper:
             rng, state = self._states[index]
             fault = self._fault_of[index]
             if index in attached:
-                shaped: list[Action] = []
-                for act in out:
-                    if isinstance(act, Send):
-                        shaped += fault.shape(act, rng, state)
-                    elif isinstance(act, Close | HalfClose):
-                        shaped += fault.on_close(act, rng, state)
-                    else:
-                        shaped.append(act)
-                out = shaped
+                out = _apply(fault, out, rng, state)
             out += fault.release(rng, state)
         return out
 
@@ -234,14 +226,18 @@ class Shaper:
             actions = self.on_connect() + actions
         for a in covering:
             rng, state = self._state(a)
-            fault = a.fault
-            shaped: list[Action] = []
-            for act in actions:
-                if isinstance(act, Send):
-                    shaped += fault.shape(act, rng, state)
-                elif isinstance(act, Close | HalfClose):
-                    shaped += fault.on_close(act, rng, state)
-                else:
-                    shaped.append(act)
-            actions = shaped
+            actions = _apply(a.fault, actions, rng, state)
         return actions
+
+
+def _apply(fault: Fault, actions: list[Action], rng: random.Random, state: State) -> list[Action]:
+    """``actions`` through one fault: sends by ``shape``, FINs by ``on_close``."""
+    shaped: list[Action] = []
+    for act in actions:
+        if isinstance(act, Send):
+            shaped += fault.shape(act, rng, state)
+        elif isinstance(act, Close | HalfClose):
+            shaped += fault.on_close(act, rng, state)
+        else:
+            shaped.append(act)
+    return shaped
