@@ -144,6 +144,7 @@ class Reader:
         "_size",
         "busy",
         "ended",
+        "pausing",
         "rec",
         "sock",
         "stopping",
@@ -162,6 +163,7 @@ class Reader:
         self.stopping = stopping
         self._over = over
         self.busy = True  # handling what it read (or not reading yet)
+        self.pausing = False  # the stream's executor waits out a delay
         self.ended = ""
         self.taken = 0  # bytes taken out of the socket
         self._size = SMALL_RECV
@@ -205,12 +207,14 @@ class Reader:
         return True
 
     def settled(self) -> bool:
-        """True when the stream is over, or waits for bytes with none pending.
+        """True when the stream is over, waits out a delay (``settle()`` never waits one out:
+        what comes meanwhile cannot be handled before it ends), or waits for bytes with none
+        pending.
 
         The socket is asked first, the flag second: a reader woken for bytes that were
         pending is busy by the time the flag is read (or the bytes are still pending).
         """
-        if self.ended:
+        if self.ended or self.pausing:
             return True
         taken = self.taken  # first, then the socket, then the flag (see the class docstring)
         try:
@@ -300,7 +304,7 @@ class Executor:
         """Carry out ``actions`` in order; False once the stream is over."""
         end = self.end
         for delay, action in steps(actions):
-            if delay and self.stopping.wait(delay):
+            if delay and self._pause(delay):
                 return False
             kind = type(action)
             if kind is Send:
@@ -348,6 +352,17 @@ class Executor:
         else:
             end.rec.record("error", note=f"send: {exc}")
         return False
+
+    def _pause(self, seconds: float) -> bool:
+        """Wait ``seconds`` (a delay, a gap between pieces); True if stop() came first."""
+        reader = self.reader
+        if reader is None:
+            return self.stopping.wait(seconds)
+        reader.pausing = True
+        try:
+            return self.stopping.wait(seconds)
+        finally:
+            reader.pausing = False
 
     def _hang_for(self, seconds: float) -> bool:
         if self.reader is None:
