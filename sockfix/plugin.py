@@ -15,7 +15,7 @@ import pytest
 
 from sockfix.core.errors import StrictError
 from sockfix.net.proxy import TCPProxy
-from sockfix.net.runtime import seeded, watch
+from sockfix.net.runtime import TestSeed, seeded, watch
 from sockfix.net.tcp import TCPServer
 from sockfix.net.udp import UDPServer
 from sockfix.testing import FIXTURE_UNDER_GIVEN, fixtures_under_given
@@ -30,12 +30,16 @@ TRANSCRIPT_DESC = (
     "on-failure (default), always, never"
 )
 SEED_OPTION = "--sockfix-seed"
-SEED_DESC = "seed for every server the sockfix fixtures make (replays the same faults)"
+SEED_DESC = (
+    "the seed of each test: every server a test makes with seed=None derives its seed from it "
+    "and the order it was made in (replays the same faults)"
+)
 MAX_SERVERS_SHOWN = 8
 
 _SEEN = pytest.StashKey[list[Any]]()
 _MADE = pytest.StashKey[list[Any]]()
 _CALL_FAILED = pytest.StashKey[bool]()
+_SEED = pytest.StashKey[TestSeed]()
 # Config-wide: the fixtures being set up right now (innermost last), and the servers made by
 # fixtures wider than a function (they outlive one test; stopped when their fixture ends).
 _SETTING_UP = pytest.StashKey[list[Any]]()
@@ -121,8 +125,10 @@ def pytest_runtest_protocol(
             seen.append(server)
 
     try:
-        # --sockfix-seed reaches every server the test makes, the fixtures' and its own.
-        with watch(created), seeded(item.config.getoption("sockfix_seed")):
+        # One seed per test (--sockfix-seed, or one picked): every server the test makes with
+        # seed=None, the fixtures' and its own, derives its seed from it and its order.
+        with watch(created), seeded(item.config.getoption("sockfix_seed")) as seed:
+            item.stash[_SEED] = seed
             return (yield)
     finally:
         for server in seen:  # servers a test started and never stopped: stop them, quietly
@@ -164,13 +170,19 @@ def pytest_runtest_makereport(
     servers = _servers_of(item)
     wanted = (mode == "always" and report.when == "call") or (mode != "never" and report.failed)
     if servers and wanted:
-        report.sections.append((SECTION_TITLE, _render(servers)))
+        report.sections.append((SECTION_TITLE, _render(servers, item.stash.get(_SEED, None))))
     return report
 
 
-def _render(servers: list[Any]) -> str:
+def _render(servers: list[Any], seed: TestSeed | None) -> str:
     shown = servers[-MAX_SERVERS_SHOWN:]
     parts = []
+    if seed is not None and any(s.test_seed is seed for s in servers):
+        how = "picked for this test" if seed.picked else f"from {SEED_OPTION}"
+        parts.append(
+            f"test seed {seed.seed} ({how}): {SEED_OPTION}={seed.seed} replays the faults of "
+            "every server this test made"
+        )
     if len(servers) > len(shown):
         parts.append(
             f"({len(servers) - len(shown)} earlier servers of this test not shown; "
@@ -194,11 +206,8 @@ def _factory(request: pytest.FixtureRequest, cls: type[Any]) -> Iterator[Callabl
     __tracebackhide__ = True
     made: list[Any] = []
     item_made = request.node.stash.get(_MADE, None)
-    seed = request.config.getoption("sockfix_seed")
 
     def make(**kwargs: Any) -> Any:
-        if seed is not None:
-            kwargs.setdefault("seed", seed)
         server = cls(**kwargs)
         server.start()
         made.append(server)

@@ -83,9 +83,12 @@ class Endpoint:
             raise TypeError(f"seed must be an int or None, got {seed!r}")
         if on_event is not None and not callable(on_event):
             raise TypeError(f"on_event must be a callable (connection, event), got {on_event!r}")
+        self.test_seed: runtime.TestSeed | None = None  # the test's seed this one came from
         if seed is None:
-            seed = runtime.default_seed()
-        self.seed_picked = seed is None
+            self.test_seed = runtime.test_seed()
+            if self.test_seed is not None:
+                seed = self.test_seed.next()
+        self.seed_picked = seed is None or (self.test_seed is not None and self.test_seed.picked)
         self.seed: int = pick_seed() if seed is None else seed
         self.on_event = on_event
         self._life = Lifecycle(self.kind)
@@ -316,6 +319,8 @@ class Endpoint:
         """The rules, faults, strict problems and every connection's traffic as text and hex."""
         mode = "strict" if self.strict else "not strict"
         picked = " (picked; pass seed= or --sockfix-seed to replay)" if self.seed_picked else ""
+        if self.test_seed is not None:  # the report's first line says how to replay the test
+            picked = f" from test seed {self.test_seed.seed}"
         title = f"{self._name()} ({mode}{self._title_details()}, seed={self.seed}{picked})"
         rules = self._rules_text()
         faults = self._faults.describe()

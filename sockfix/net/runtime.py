@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from sockfix.core.faults.shaping import derive_seed, pick_seed
+
 __all__ = ["Changes", "ThreadSet", "watch"]
 
 # The longest a waiter sleeps before looking again, for predicates on state no event covers.
@@ -161,23 +163,43 @@ class ThreadSet:
                     return [t for t in self._threads if t.is_alive()]
 
 
-_default_seed: list[int | None] = [None]
+class TestSeed:
+    """The seed of one test (``--sockfix-seed``, or one picked for it) and how many servers
+    the test made so far: the n-th server made with ``seed=None`` takes
+    ``derive_seed(seed, n)``, so this one seed replays every server of the test."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, seed: int, picked: bool) -> None:
+        self.seed = seed
+        self.picked = picked
+        self._made = 0
+        self._lock = threading.Lock()
+
+    def next(self) -> int:
+        with self._lock:
+            self._made += 1
+            return derive_seed(self.seed, self._made)
 
 
-def default_seed() -> int | None:
-    """The seed servers made with ``seed=None`` use (``--sockfix-seed``); None: pick one."""
-    return _default_seed[0]
+_test_seed: list[TestSeed | None] = [None]
+
+
+def test_seed() -> TestSeed | None:
+    """The seed of the test running now (inside :func:`seeded`), if any."""
+    return _test_seed[0]
 
 
 @contextlib.contextmanager
-def seeded(seed: int | None) -> Iterator[None]:
-    """Within the block, servers made with ``seed=None`` take ``seed``."""
-    old = _default_seed[0]
-    _default_seed[0] = seed
+def seeded(seed: int | None) -> Iterator[TestSeed]:
+    """Within the block (one test), servers made with ``seed=None`` derive their seeds from
+    ``seed`` (None: one picked for the test) and the order they were made in."""
+    old = _test_seed[0]
+    current = _test_seed[0] = TestSeed(pick_seed() if seed is None else seed, seed is None)
     try:
-        yield
+        yield current
     finally:
-        _default_seed[0] = old
+        _test_seed[0] = old
 
 
 _watchers: list[Callable[[Any], None]] = []

@@ -162,31 +162,59 @@ def test_bad_keywords_fail_at_the_call(pytester: pytest.Pytester, run) -> None:
 
 
 @pytest.mark.parametrize("seed", ["0", "1234"])
-def test_seed_option_sets_the_seed_of_every_server(
+def test_seed_option_is_the_test_seed_that_every_server_derives_from(
     pytester: pytest.Pytester, run, seed: str
 ) -> None:
     pytester.makepyfile(
         f"""
         import pytest
         import sockfix
+        from sockfix.core.faults.shaping import derive_seed
 
         @pytest.fixture(scope="module")
         def module_server():
             with sockfix.TCPServer() as server:
                 yield server
 
-        def test_seed(tcp_server, make_tcp_server, module_server):
-            assert tcp_server.seed == {seed}
-            assert make_tcp_server().seed == {seed}
+        def test_seed(module_server, tcp_server, make_tcp_server):
+            # In the order the test made them: the module fixture first, then tcp_server.
+            assert module_server.seed == {seed}  # the first server takes the test seed
+            assert tcp_server.seed == derive_seed({seed}, 2)
+            assert make_tcp_server().seed == derive_seed({seed}, 3)
             assert make_tcp_server(seed=7).seed == 7  # an explicit seed wins
-            with sockfix.TCPServer() as direct:
-                assert direct.seed == {seed}
-            assert module_server.seed == {seed}
+            with sockfix.TCPServer() as direct:  # an explicit seed took no draw
+                assert direct.seed == derive_seed({seed}, 4)
+            assert len({{module_server.seed, tcp_server.seed, direct.seed}}) == 3
             assert not tcp_server.seed_picked
+            assert tcp_server.test_seed.seed == {seed}
         """
     )
     result = run(f"--sockfix-seed={seed}")
     result.assert_outcomes(passed=1)
+
+
+def test_a_picked_test_seed_replays_every_server_of_the_test(
+    pytester: pytest.Pytester, run
+) -> None:
+    pytester.makepyfile(
+        """
+        import pathlib
+
+        def test_seeds(tcp_server, make_tcp_server):
+            other = make_tcp_server()
+            seeds = (tcp_server.test_seed.seed, tcp_server.seed, other.seed)
+            with pathlib.Path("seeds.txt").open("a") as out:
+                out.write(" ".join(map(str, seeds)) + "\\n")
+        """
+    )
+    run().assert_outcomes(passed=1)
+    run(f"--sockfix-seed={(pytester.path / 'seeds.txt').read_text().split()[0]}").assert_outcomes(
+        passed=1
+    )
+    first, again = (pytester.path / "seeds.txt").read_text().splitlines()
+    assert again == first
+    test_seed, server_seed, other_seed = first.split()
+    assert server_seed == test_seed != other_seed
 
 
 def test_without_the_seed_option_each_server_picks_one(pytester: pytest.Pytester, run) -> None:

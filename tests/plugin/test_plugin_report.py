@@ -186,7 +186,14 @@ def test_the_seed_is_printed_in_the_section(pytester: pytest.Pytester, run) -> N
     )
     result = run("--sockfix-seed=4242")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([SECTION, "TCPServer 127.0.0.1:* (strict, *seed=4242)"])
+    result.stdout.fnmatch_lines(
+        [
+            SECTION,
+            "test seed 4242 (from --sockfix-seed): --sockfix-seed=4242 replays the faults of "
+            "every server this test made",
+            "TCPServer 127.0.0.1:* (strict, *seed=4242 from test seed 4242)",
+        ]
+    )
 
 
 def test_a_picked_seed_is_printed_with_how_to_replay_it(pytester: pytest.Pytester, run) -> None:
@@ -202,7 +209,11 @@ def test_a_picked_seed_is_printed_with_how_to_replay_it(pytester: pytest.Pyteste
     (line,) = [line for line in result.outlines if line.startswith("SEED ")]
     seed = line.split()[1]
     result.stdout.fnmatch_lines(
-        [SECTION, f"TCPServer 127.0.0.1:* (strict, *seed={seed} (picked; *--sockfix-seed*)"]
+        [
+            SECTION,
+            f"test seed {seed} (picked for this test): --sockfix-seed={seed} replays *",
+            f"TCPServer 127.0.0.1:* (strict, *seed={seed} from test seed {seed})",
+        ]
     )
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "Shaper",
     "check_connections",
     "check_direction",
+    "derive_seed",
     "pick_seed",
     "stream",
 ]
@@ -38,6 +39,14 @@ def stream(seed: int, number: int, direction: Direction, index: int) -> random.R
 def pick_seed() -> int:
     """A fresh seed for a server made with ``seed=None`` (shown in its transcript)."""
     return random.SystemRandom().randrange(2**32)
+
+
+def derive_seed(test_seed: int, order: int) -> int:
+    """The seed of the ``order``-th server (from 1) that one test makes: the test's seed for
+    the first, then draws of a stream of it, so that the test's seed replays all of them."""
+    if order == 1:
+        return test_seed
+    return random.Random(f"sockfix/test/{test_seed}/{order}").randrange(2**32)
 
 
 @dataclass(frozen=True)
