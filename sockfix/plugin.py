@@ -40,6 +40,7 @@ _SEEN = pytest.StashKey[list[Any]]()
 _MADE = pytest.StashKey[list[Any]]()
 _CALL_FAILED = pytest.StashKey[bool]()
 _SEED = pytest.StashKey[TestSeed]()
+_INTERRUPTED = pytest.StashKey[tuple[str, str]]()
 # Config-wide: the fixtures being set up right now (innermost last), and the servers made by
 # fixtures wider than a function (they outlive one test; stopped when their fixture ends).
 _SETTING_UP = pytest.StashKey[list[Any]]()
@@ -124,15 +125,23 @@ def pytest_runtest_protocol(
         else:
             seen.append(server)
 
+    interrupted = False
     try:
         # One seed per test (--sockfix-seed, or one picked): every server the test makes with
         # seed=None, the fixtures' and its own, derives its seed from it and its order.
         with watch(created), seeded(item.config.getoption("sockfix_seed")) as seed:
             item.stash[_SEED] = seed
             return (yield)
+    except KeyboardInterrupt:  # Ctrl-C: pytest makes no report, so keep the section for later
+        interrupted = True
+        raise
     finally:
         for server in seen:  # servers a test started and never stopped: stop them, quietly
             server.stop(check=False)
+        servers = _servers_of(item)
+        if interrupted and servers and _transcript_mode(item.config) != "never":
+            text = _render(servers, item.stash.get(_SEED, None))
+            item.config.stash[_INTERRUPTED] = (item.nodeid, text)
 
 
 def _servers_of(item: pytest.Item) -> list[Any]:
@@ -172,6 +181,15 @@ def pytest_runtest_makereport(
     if servers and wanted:
         report.sections.append((SECTION_TITLE, _render(servers, item.stash.get(_SEED, None))))
     return report
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """After Ctrl-C: the section of the test that was running (no report carries it)."""
+    interrupted = terminalreporter.config.stash.get(_INTERRUPTED, None)
+    if interrupted is not None:
+        nodeid, text = interrupted
+        terminalreporter.write_sep("-", f"{SECTION_TITLE} (interrupted in {nodeid})")
+        terminalreporter.write_line(text)
 
 
 def _render(servers: list[Any], seed: TestSeed | None) -> str:
