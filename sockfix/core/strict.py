@@ -7,6 +7,7 @@ atomic), and asks for the text at the end of a test or at ``stop()``.
 from __future__ import annotations
 
 from sockfix.core.rules import RuleBook
+from sockfix.core.text import condense_problems
 
 __all__ = ["StrictReport"]
 
@@ -41,12 +42,16 @@ class StrictReport:
 
     def take(self, title: str) -> tuple[str, list[str]]:
         """The text of the problems not raised yet, and those problems, marked raised; an
-        empty text when there are none (or the endpoint is not strict)."""
+        empty text when there are none (or the endpoint is not strict).
+
+        The text says each problem once: the same problem on several connections is one entry
+        naming them (``connections 1, 2, 3: ...``); the rule list comes once, at the end.
+        """
         problems = self.unreported()
         if not self.strict or not problems:
             return "", []
         self._reported.update(problems)
-        body = "\n".join(f"{i}) {p}" for i, p in enumerate(problems, 1))
+        body = "\n".join(f"{i}) {p}" for i, p in enumerate(condense_problems(problems), 1))
         usage = ""
         if self.book is not None and (self.book.greetings or self.book.rules):
             usage = f"all rules, with their use:\n{self.book.describe()}\n"

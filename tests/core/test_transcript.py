@@ -10,6 +10,7 @@ from sockfix.core.record import Connection, Event
 from sockfix.core.text import escaped, hex_rows, short
 from sockfix.core.transcript import (
     DEFAULT_LIMIT,
+    LAST_EVENTS,
     render_connection,
     render_event,
     render_server,
@@ -28,6 +29,14 @@ def conversation() -> Connection:
     conn.record("fault", note="Latency(0.05)")
     conn.record("in", bytes(range(20)))
     conn.record("close", note="rule 1")
+    return conn
+
+
+def padded(conn: Connection) -> Connection:
+    """``conn`` with LAST_EVENTS more events: the last events always show in full, so the
+    per-connection limit acts on the ones before."""
+    for n in range(LAST_EVENTS):
+        conn.record("fault", note=f"pad {n}")
     return conn
 
 
@@ -170,16 +179,23 @@ def test_an_open_connection_header() -> None:
 
 
 def test_the_per_connection_limit() -> None:
-    text = render_connection(conversation(), limit=8)
+    text = render_connection(padded(conversation()), limit=8)
     lines = text.splitlines()
     assert "  +0.003000s >> out     7 B  +P ... (+5 B)  (rule 1)" in lines
     assert "  +0.004500s -- fault    (Latency(0.05))" in lines  # events without data still show
-    assert "  +0.007500s -- close    (rule 1)" in lines
     assert "\\x00\\x01" not in text
-    assert lines[-1] == (
-        "  ... 20 more bytes in 1 event not shown (limit 8 B per connection); "
-        "the recording keeps them all"
-    )
+    close = lines.index("  +0.007500s -- close    (rule 1)")
+    assert lines[close + 1] == "  ... 20 more bytes in 1 event not shown (limit 8 B per connection)"
+    assert lines[close + 2 : -1] == [
+        f"  +{0.0015 * n:.6f}s -- fault    (pad {n - 6})" for n in range(6, 6 + LAST_EVENTS)
+    ]
+    assert lines[-1] == "  (25 bytes not shown in all; the recording keeps them all)"
+
+
+def test_the_last_events_are_shown_whatever_the_limit() -> None:
+    text = render_connection(conversation(), limit=8)
+    assert "\\x00\\x01" in text  # the 20-byte "in" is among the last events: shown whole
+    assert "not shown" not in text
 
 
 def test_a_limit_used_up_exactly_hides_the_next_data_event() -> None:
@@ -187,13 +203,11 @@ def test_a_limit_used_up_exactly_hides_the_next_data_event() -> None:
     conn.record("in", b"abcd")
     conn.record("eof", note="peer closed its side")
     conn.record("out", b"efg")
-    lines = render_connection(conn, limit=4).splitlines()
+    lines = render_connection(padded(conn), limit=4).splitlines()
     assert lines[1] == "  +0.000000s << in      4 B  abcd"
     assert lines[3] == "  +0.000000s -- eof      (peer closed its side)"
-    assert lines[4:] == [
-        "  ... 3 more bytes in 1 event not shown (limit 4 B per connection); "
-        "the recording keeps them all"
-    ]
+    assert lines[4] == "  ... 3 more bytes in 1 event not shown (limit 4 B per connection)"
+    assert lines[-1] == "  (3 bytes not shown in all; the recording keeps them all)"
 
 
 def test_the_default_limit() -> None:
@@ -203,18 +217,15 @@ def test_the_default_limit() -> None:
     for _ in range(3):
         conn.record("in", b"x" * 40_000)
     text = render_connection(conn)
-    assert text.endswith(
-        "  ... 40000 more bytes in 1 event not shown (limit 65536 B per connection); "
-        "the recording keeps them all"
-    )
-    assert "... (+14464 B)" in text
+    assert text.count("... 39,872 bytes not shown ...") == 6  # each: in its line and its rows
+    assert text.endswith("  (119,616 bytes not shown in all; the recording keeps them all)")
     assert conn.received == b"x" * 120_000  # the recording keeps everything
 
 
 def test_render_server_with_problems_and_rules() -> None:
     text = render_server(
         "TCPServer 127.0.0.1:1",
-        [conversation()],
+        [padded(conversation())],
         problems=iter(["connection 2: first\nsecond line", "connection 2: other"]),
         rules="  expect(ANY)  [used 0]",
         limit=3,
@@ -231,7 +242,7 @@ def test_render_server_with_problems_and_rules() -> None:
         "connection 2 from 127.0.0.1:5555 (closed): 26 B in, 7 B out, 1 message",
     ]
     assert "  +0.001500s << in      6 B  PIN ... (+3 B)" in lines
-    assert lines[-1].startswith("  ... 27 more bytes in 2 events not shown (limit 3 B")
+    assert "  ... 27 more bytes in 2 events not shown (limit 3 B per connection)" in lines
 
 
 def test_render_server_without_connections() -> None:
