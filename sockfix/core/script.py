@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable
+from typing import Literal
 
 from sockfix.core.actions import Action, Close, Hang, Reset, Send, Wait
 from sockfix.core.record import Connection
 from sockfix.core.rules import Rule, RuleBook
 from sockfix.core.text import hex_rows, short
-from sockfix.framing import Framer, Framing, FramingError, describe
+from sockfix.framing import BuiltinFraming, Framer, Framing, FramingError, describe
 
-__all__ = ["Handler", "Script"]
+__all__ = ["Handler", "OnUnmatched", "Script"]
 
 Handler = Callable[[bytes], "bytes | None"]
+OnUnmatched = Literal["close", "reset", "ignore"] | bytes
+"""What a message that no rule (and no handler) answers gets: a FIN, a RST, nothing, or bytes."""
 
 
 class _ResponseError(Exception):
@@ -44,11 +47,20 @@ class Script:
         handler: Handler | None = None,
         strict: bool = True,
         problems: list[str] | None = None,
+        on_unmatched: OnUnmatched = "ignore",
     ) -> None:
         self.conn = conn
         self.book = book
-        self.framer = Framer(framing)
         self.framing = framing
+        # A user framing runs guarded: if it raises, the messages it cut before stay answered.
+        # (The guard holds this list, not the script: no reference cycle.)
+        self._framing_failures: list[Exception] = []
+        self.framer = Framer(
+            framing
+            if isinstance(framing, BuiltinFraming)
+            else _guard(framing, self._framing_failures)
+        )
+        self.on_unmatched = on_unmatched
         self.handler = handler
         self.strict = strict
         self.problems: list[str] = problems if problems is not None else []
@@ -80,9 +92,26 @@ class Script:
             self._problem(f"{exc}; the connection was closed")
             self.done = True
             return [*actions, Close(note="framing error")]
+        except Exception as exc:  # pragma: no cover - the guard catches a framing's own errors
+            return self._framing_raised(exc, [])
+        if self._framing_failures:
+            return self._framing_raised(self._framing_failures.pop(), messages)
         if not messages:
             return []
         return self._on_messages(messages)
+
+    def _framing_raised(self, exc: Exception, messages: list[bytes]) -> list[Action]:
+        """A framing raised: answer what it cut before, record it, report it, close."""
+        actions = self._on_messages(messages) if messages else []
+        name = describe(self.framing)
+        text = "".join(traceback.format_exception(exc)).rstrip()
+        self.conn.record("error", note=f"framing {name} raised: {exc!r}"[:500])
+        self._problem(
+            f"framing {name} raised on the bytes received; the connection was closed "
+            f"(every byte received is recorded):\n{text}"
+        )
+        self.done = True
+        return [*actions, Close(note="framing error")]
 
     def _on_messages(self, messages: list[bytes]) -> list[Action]:
         conn = self.conn
@@ -144,7 +173,20 @@ class Script:
                 f"no rule matched message {number}: {_offending(message)}\n"
                 "rules:\n" + "\n".join(self.book.why_missed(message))
             )
-        return []
+        return self._unmatched()
+
+    def _unmatched(self) -> list[Action]:
+        what = self.on_unmatched
+        if what == "ignore":
+            return []
+        if what == "close":
+            self.done = True
+            return [Close(note="on_unmatched")]
+        if what == "reset":
+            self.done = True
+            return [Reset(note="on_unmatched")]
+        assert isinstance(what, bytes)
+        return [Send(what, note="on_unmatched")]
 
     def _answer(self, rule: Rule, message: bytes) -> list[Action]:
         note = rule.note
@@ -192,6 +234,21 @@ class Script:
     def _problem(self, text: str) -> None:
         if self.strict:
             self.problems.append(f"connection {self.conn.number}: {text}")
+
+
+def _guard(framing: Framing, failures: list[Exception]) -> Framing:
+    """``framing`` made safe to call: an exception it raises goes to ``failures`` and ends the
+    cutting (None), so the Framer hands back the messages it cut before."""
+
+    def guarded(buffer: bytes) -> int | None:
+        try:
+            return framing(buffer)
+        except Exception as exc:
+            failures.append(exc)
+            return None
+
+    guarded.__qualname__ = describe(framing)  # the Framer's own errors name the user's
+    return guarded
 
 
 def _bad_result(who: str, value: object) -> str:

@@ -24,14 +24,69 @@ from sockfix.core.faults.shaping import Shaper
 from sockfix.core.patterns import Pattern
 from sockfix.core.record import Connection
 from sockfix.core.rules import Rule
-from sockfix.core.script import Handler, Script
-from sockfix.framing import Framing, describe, lines
+from sockfix.core.script import Handler, OnUnmatched, Script
+from sockfix.framing import (
+    Framing,
+    delimited,
+    describe,
+    fixed,
+    length_prefixed,
+    lines,
+    parse,
+    raw,
+)
 from sockfix.net.endpoint import EventListener, ScriptedServer, bind_error, family_of
 from sockfix.net.execute import Executor, Reader, raw_shutdown, send_rst
+from sockfix.net.lifecycle import Phase
 
 __all__ = ["TCPServer"]
 
 LISTEN_BACKLOG = 128
+
+# The functions of sockfix.framing that make framings, and how a call to each reads.
+_FACTORIES: tuple[tuple[object, str], ...] = (
+    (lines, "lines()"),
+    (raw, "raw()"),
+    (fixed, "fixed(8)"),
+    (delimited, "delimited(b'\\r\\n')"),
+    (length_prefixed, "length_prefixed('!I')"),
+    (parse, "parse('lines')"),
+)
+_UNMATCHED = ("close", "reset", "ignore")
+_UNMATCHED_HELP = '"close", "reset", "ignore", or the bytes to answer with (e.g. b"ERR\\n")'
+
+
+def _check_framing(framing: object) -> None:
+    for factory, call in _FACTORIES:
+        if framing is factory:
+            name = call.partition("(")[0]
+            raise TypeError(
+                f"framing=sockfix.framing.{name} is the factory: call it, "
+                f"framing=sockfix.framing.{call}"
+            )
+    if not callable(framing):
+        raise TypeError(
+            "framing must be a callable (buffer) -> int | None such as "
+            f"sockfix.framing.lines(); got {framing!r} (for text, use sockfix.framing.parse)"
+        )
+
+
+def _on_unmatched(value: object, strict: object) -> OnUnmatched:
+    """The checked ``on_unmatched=``; None is "close" on a strict server, else "ignore"."""
+    if value is None:
+        return "close" if strict else "ignore"
+    if isinstance(value, str):
+        if value in _UNMATCHED:
+            return value  # type: ignore[return-value]
+        raise ValueError(
+            f"on_unmatched must be {_UNMATCHED_HELP}; got {value!r}"
+            + (f" (to answer with it, pass bytes: {value.encode()!r})" if value.strip() else "")
+        )
+    if isinstance(value, bytes | bytearray):
+        if not value:
+            raise ValueError('on_unmatched=b"" answers nothing: use on_unmatched="ignore"')
+        return bytes(value)
+    raise TypeError(f"on_unmatched must be {_UNMATCHED_HELP}; got {value!r}")
 
 
 class _Listener(socketserver.TCPServer):
@@ -219,10 +274,14 @@ class TCPServer(ScriptedServer):
     - ``handler=``: a callable ``(message) -> bytes | None`` answering what no rule matches,
       such as ``sockfix.echo(bytes.upper)``.
     - ``strict=True``: unmatched messages, unframed leftovers, unused ``times(n)`` rules and
-      failing response callables raise :class:`sockfix.StrictError` from ``stop()``.
+      failing response callables or framings raise :class:`sockfix.StrictError` from ``stop()``.
+    - ``on_unmatched=None``: what a message that no rule or handler answers gets: ``"close"``
+      (a FIN after the replies already due), ``"reset"`` (a RST), ``"ignore"`` (nothing; keep
+      reading) or bytes (sent as the answer). None is ``"close"`` when strict, else ``"ignore"``.
     - ``tls=``: an ``ssl.SSLContext`` (server side); rules and recordings see the decrypted bytes.
     - ``seed=None``: the seed of every random choice faults make; None picks one (shown in the
-      transcript and the failure report; ``--sockfix-seed`` sets it for a whole test run).
+      transcript and the failure report; under pytest it derives from the test's seed, which
+      ``--sockfix-seed`` sets).
     - ``on_event=``: ``callback(connection, event)`` called from server threads for every event.
     """
 
@@ -237,17 +296,16 @@ class TCPServer(ScriptedServer):
         framing: Framing | None = None,
         handler: Handler | None = None,
         strict: bool = True,
+        on_unmatched: OnUnmatched | None = None,
         tls: ssl.SSLContext | None = None,
         seed: int | None = None,
         on_event: EventListener | None = None,
     ) -> None:
         if framing is None:
             framing = lines()
-        elif not callable(framing):
-            raise TypeError(
-                "framing must be a callable (buffer) -> int | None such as "
-                f"sockfix.framing.lines(); got {framing!r} (for text, use sockfix.framing.parse)"
-            )
+        else:
+            _check_framing(framing)
+        self.on_unmatched: OnUnmatched = _on_unmatched(on_unmatched, strict)
         if handler is not None and not callable(handler):
             raise TypeError(
                 f"handler must be a callable (message) -> bytes | None, got {handler!r}"
@@ -344,7 +402,13 @@ class TCPServer(ScriptedServer):
             )
             self._connections.append(conn)
             script = Script(
-                conn, self._book, self.framing, self.handler, self.strict, self._report.found
+                conn,
+                self._book,
+                self.framing,
+                self.handler,
+                self.strict,
+                self._report.found,
+                self.on_unmatched,
             )
             shaper = Shaper(self._faults, self.seed, conn.number, "downstream")
             served = _Served(sock, conn, life.stopping, script, shaper, self.tls)
@@ -356,11 +420,19 @@ class TCPServer(ScriptedServer):
 
     def expect(self, pattern: Pattern) -> Rule:
         """Add a rule for messages matching ``pattern``: bytes, a bytes regex, a callable, ANY."""
+        self._check_not_stopped()
         return self._book.expect(pattern)
 
     def on_connect(self) -> Rule:
         """Add a rule that speaks first, as soon as a client connects (a greeting)."""
+        self._check_not_stopped()
         return self._book.on_connect()
+
+    def _check_not_stopped(self) -> None:
+        if self._life.phase in (Phase.STOPPING, Phase.STOPPED):
+            raise RuntimeError(
+                "the server is stopped: add rules before stop(), or make a new server"
+            )
 
     # -- faults ------------------------------------------------
 

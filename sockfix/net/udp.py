@@ -28,6 +28,7 @@ from sockfix.core.rules import Rule
 from sockfix.core.script import Handler, Script
 from sockfix.net.endpoint import EventListener, ScriptedServer, bind_error, family_of
 from sockfix.net.execute import pending_bytes
+from sockfix.net.lifecycle import Phase
 
 __all__ = ["UDPServer"]
 
@@ -146,6 +147,10 @@ class UDPServer(ScriptedServer):
 
     def expect(self, pattern: Pattern) -> Rule:
         """Add a rule for datagrams matching ``pattern``: bytes, a bytes regex, a callable, ANY."""
+        if self._life.phase in (Phase.STOPPING, Phase.STOPPED):
+            raise RuntimeError(
+                "the server is stopped: add rules before stop(), or make a new server"
+            )
         return self._book.expect(pattern)
 
     @property

@@ -204,9 +204,35 @@ def test_not_strict():
     assert server.connections[0].received == b"anything\nno newline"
 
 
+def test_on_unmatched():
+    # Strict: an unmatched message is answered with a FIN, so the client never waits for its
+    # timeout, and the test still fails with the unmatched bytes.
+    server = sockfix.TCPServer().start()
+    server.expect(b"PING\r\n").respond(b"+PONG\r\n")
+    with (
+        socket.create_connection(server.address, timeout=2) as sock,
+        sock.makefile("rb") as replies,
+    ):
+        sock.sendall(b"PING\r\nPINK\r\n")
+        assert replies.read() == b"+PONG\r\n"  # the reply that was due, then EOF
+    with pytest.raises(sockfix.StrictError, match=r"no rule matched message 2: b'PINK\\r\\n'"):
+        server.stop()
+
+    # Bytes: the answer to every unmatched message; the connection stays open.
+    with (
+        sockfix.TCPServer(strict=False, on_unmatched=b"-ERR unknown\r\n") as server,
+        socket.create_connection(server.address, timeout=2) as sock,
+        sock.makefile("rb") as replies,
+    ):
+        sock.sendall(b"PINK\r\n")
+        assert replies.readline() == b"-ERR unknown\r\n"
+
+
 def test_bad_arguments_fail_at_the_call(tcp_server):
     with pytest.raises(TypeError, match=r"write b'PING' \(or 'PING'.encode\(\)\)"):
         tcp_server.expect("PING")
+    with pytest.raises(TypeError, match=r"call it, framing=sockfix.framing.lines\(\)"):
+        sockfix.TCPServer(framing=sockfix.framing.lines)
 
 
 def _has_ipv6() -> bool:
