@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-__all__ = ["echo"]
+__all__ = ["echo", "handler_text"]
 
 
 def echo(transform: Callable[[bytes], bytes] | None = None) -> Callable[[bytes], bytes]:
@@ -31,3 +31,10 @@ def _identity(message: bytes) -> bytes:
 
 
 _identity.__qualname__ = "echo()"
+
+
+def handler_text(handler: Callable[[bytes], object] | None) -> str:
+    """How titles and strict errors say whether a server has a handler: ``handler echo()``."""
+    if handler is None:
+        return "no handler"
+    return f"handler {getattr(handler, '__qualname__', None) or repr(handler)}"

@@ -21,6 +21,7 @@ from typing import Any, Self
 
 from sockfix.core.actions import Send
 from sockfix.core.faults.shaping import Shaper
+from sockfix.core.handlers import handler_text
 from sockfix.core.patterns import Pattern
 from sockfix.core.record import Connection
 from sockfix.core.rules import Rule
@@ -487,4 +488,8 @@ class TCPServer(ScriptedServer):
         return int(self._listener.server_address[1])
 
     def _title_details(self) -> str:
-        return f", framing {describe(self.framing)}" + (", TLS" if self.tls else "")
+        tls = ", TLS" if self.tls else ""
+        return f", framing {describe(self.framing)}{tls}, {handler_text(self.handler)}"
+
+    def _strict_title(self) -> str:
+        return f"{self._name()} (strict, {handler_text(self.handler)}, seed={self.seed})"

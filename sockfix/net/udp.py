@@ -22,6 +22,7 @@ from typing import Any, Self
 
 from sockfix.core.actions import Action, Note, Send, steps
 from sockfix.core.faults.shaping import Shaper
+from sockfix.core.handlers import handler_text
 from sockfix.core.patterns import Pattern
 from sockfix.core.record import Connection, Datagram
 from sockfix.core.rules import Rule
@@ -178,6 +179,12 @@ class UDPServer(ScriptedServer):
             lambda: len(self._datagrams) >= n, timeout, f"{n} datagram(s) to {self._name()}"
         )
         return self.datagrams[:n]
+
+    def _title_details(self) -> str:
+        return f", {handler_text(self.handler)}"
+
+    def _strict_title(self) -> str:
+        return f"{self._name()} (strict, {handler_text(self.handler)}, seed={self.seed})"
 
     # -- the loop --------------------------------------------------
 
