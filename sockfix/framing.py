@@ -182,8 +182,18 @@ def parse(spec: str) -> BuiltinFraming:
             f"unknown framing {spec!r}: choose lines, raw, fixed:N, delimited:SEP "
             "or length_prefixed:FMT"
         )
-    if key in ("fixed", "delimited") and not arg:
-        raise ValueError(f"framing {name!r} needs an argument: write {name}:VALUE, e.g. fixed:8")
+    if key == "fixed" and not arg:
+        raise ValueError(f"framing {spec!r} needs a size after the colon, such as fixed:8")
+    if key == "delimited" and not arg:
+        raise ValueError(
+            f"framing {spec!r} needs a delimiter after the colon, such as delimited:\\r\\n"
+        )
+    size = arg.strip()
+    if key == "fixed" and not (size.isascii() and size.isdecimal() and int(size) >= 1):
+        raise ValueError(
+            f"framing {spec!r}: the size must be a whole number of bytes, at least 1, "
+            "such as fixed:8"
+        )
     try:
         return _NAMED[key](arg)
     except (ValueError, TypeError) as exc:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager as ContextManager
-from typing import Literal
+from typing import Concatenate, Literal, ParamSpec
 
 from sockfix.core.errors import bytes_hint
 from sockfix.core.patterns import Matcher, Pattern, as_matcher
@@ -16,6 +17,16 @@ __all__ = ["Response", "Rule", "RuleBook"]
 
 Response = bytes | Callable[[bytes], bytes]
 Ending = Literal["close", "reset", "hang"]
+_P = ParamSpec("_P")
+
+# What a datagram rule says instead of each connection-only call.
+_SILENCE = "for no answer, leave out respond() or attach sockfix.faults.Drop()"
+_NO_CONNECTION = {
+    "close": f"drop it ({_SILENCE})",
+    "reset": f"drop it ({_SILENCE})",
+    "hang": _SILENCE,
+    "chunked": "give several respond() pieces to send several datagrams",
+}
 
 
 def _check_seconds(value: object, what: str) -> float:
@@ -45,15 +56,43 @@ def _callable_name(fn: object) -> str:
     return name if name.startswith("<") else f"<{name}>"
 
 
+_Builder = Callable[Concatenate["Rule", _P], "Rule"]
+
+
+def _builder(method: _Builder[_P]) -> _Builder[_P]:
+    """A builder call that raises changes nothing, and withdraws a rule not used yet from its
+    book: a half-built rule never answers, nor shows up as unused."""
+
+    @functools.wraps(method)
+    def build(rule: Rule, /, *args: _P.args, **kwargs: _P.kwargs) -> Rule:
+        try:
+            return method(rule, *args, **kwargs)
+        except (TypeError, ValueError):
+            if rule.used == 0 and rule.withdraw is not None:
+                rule.withdraw(rule)
+            raise
+
+    return build
+
+
 class Rule:
     """One scripted answer. Every method returns the rule, so calls chain.
 
     Built by ``server.expect(pattern)`` or ``server.on_connect()``; do not make one directly.
     """
 
-    def __init__(self, matcher: Matcher | None, number: int) -> None:
+    def __init__(
+        self,
+        matcher: Matcher | None,
+        number: int,
+        *,
+        datagrams: bool = False,
+        withdraw: Callable[[Rule], None] | None = None,
+    ) -> None:
         self.matcher = matcher
         self.number = number
+        self.datagrams = datagrams
+        self.withdraw = withdraw
         self.note = f"rule {number}" if matcher is not None else f"on_connect {number}"
         self.pieces: list[Response] = []
         self.limit: int | None = None
@@ -65,6 +104,7 @@ class Rule:
 
     # -- the builder -------------------------------------------------------------------------
 
+    @_builder
     def respond(self, response: Response) -> Rule:
         """Send ``response``: bytes, or a callable ``(message) -> bytes``. More calls add pieces."""
         piece: Response
@@ -81,26 +121,35 @@ class Rule:
         self.pieces.append(piece)
         return self
 
+    @_builder
     def times(self, n: int) -> Rule:
         """Answer at most ``n`` matches, then fall through to later rules (strict: use them all)."""
         if isinstance(n, bool) or not isinstance(n, int):
             raise TypeError(f"times() takes an int, got {n!r}")
         if n < 1:
             raise ValueError(f"times(n) needs n >= 1, got {n}; remove the rule to never answer")
+        if self.limit is not None:
+            raise ValueError(
+                f"times() was already set to {self.limit} on this rule: call times() once, "
+                f"with the total number of matches, e.g. times({n})"
+            )
         self.limit = n
         return self
 
+    @_builder
     def delay(self, seconds: float) -> Rule:
         """Wait ``seconds`` before answering."""
         self.wait = _check_seconds(seconds, "delay()")
         return self
 
+    @_builder
     def chunked(self, size_or_sizes: int | Sequence[int], delay: float = 0.0) -> Rule:
         """Send the reply in separate sends: every ``size`` bytes, or of the listed sizes.
 
         A list must cover the whole reply (its sum at least the reply's length); ``delay`` seconds
         pass between sends.
         """
+        self._connection_only("chunked")
         gap = _check_seconds(delay, "chunked(delay=...)")
         if isinstance(size_or_sizes, int) and not isinstance(size_or_sizes, bool):
             if size_or_sizes < 1:
@@ -121,19 +170,29 @@ class Rule:
         self.gap = gap
         return self
 
+    @_builder
     def close(self) -> Rule:
         """After the reply (if any), close the connection (FIN)."""
         return self._end("close")
 
+    @_builder
     def reset(self) -> Rule:
         """After the reply (if any), abort the connection with a real RST."""
         return self._end("reset")
 
+    @_builder
     def hang(self) -> Rule:
         """After the reply (if any), never answer again; keep reading until the peer or stop()."""
         return self._end("hang")
 
+    def _connection_only(self, call: str) -> None:
+        if self.datagrams:
+            raise TypeError(
+                f"datagrams have no connection: a UDP rule cannot .{call}(); {_NO_CONNECTION[call]}"
+            )
+
     def _end(self, ending: Ending) -> Rule:
+        self._connection_only(ending)
         if self.ending is not None and self.ending != ending:
             raise ValueError(
                 f"rule {self.number} already ends with .{self.ending}(); "
@@ -185,23 +244,38 @@ class RuleBook:
     so ``times(n)`` counts stay exact when connections race.
     """
 
-    def __init__(self, guard: ContextManager[object] | None = None) -> None:
+    def __init__(
+        self, guard: ContextManager[object] | None = None, *, datagrams: bool = False
+    ) -> None:
         self.rules: list[Rule] = []
         self.greetings: list[Rule] = []
+        self.datagrams = datagrams
         self._guard: ContextManager[object] = guard or contextlib.nullcontext()
 
     def expect(self, pattern: Pattern) -> Rule:
         matcher = as_matcher(pattern)
         with self._guard:
-            rule = Rule(matcher, len(self.rules) + 1)
+            rule = self._new(matcher, self.rules)
             self.rules.append(rule)
         return rule
 
     def on_connect(self) -> Rule:
         with self._guard:
-            rule = Rule(None, len(self.greetings) + 1)
+            rule = self._new(None, self.greetings)
             self.greetings.append(rule)
         return rule
+
+    def _new(self, matcher: Matcher | None, into: list[Rule]) -> Rule:
+        # After the last one, not len() + 1: a withdrawn rule must not leave two of one number.
+        number = into[-1].number + 1 if into else 1
+        return Rule(matcher, number, datagrams=self.datagrams, withdraw=self._withdraw)
+
+    def _withdraw(self, rule: Rule) -> None:
+        """Take off a rule whose builder call raised (see ``_builder``)."""
+        with self._guard:
+            for rules in (self.rules, self.greetings):
+                if rule in rules:  # by identity: a Rule has no __eq__
+                    rules.remove(rule)
 
     def claim(self, message: bytes) -> Rule | None:
         """The first live rule matching ``message``, its use counted; None when none does."""

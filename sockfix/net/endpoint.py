@@ -344,13 +344,18 @@ class ScriptedServer(Endpoint):
         seed: int | None,
         on_event: EventListener | None,
     ) -> None:
-        self._book = RuleBook(guard=threading.Lock())
+        if not isinstance(strict, bool):
+            raise TypeError(
+                f"strict must be a bool, strict=True or strict=False, got {strict!r}"
+                + (" (a str is not read as a bool)" if isinstance(strict, str) else "")
+            )
+        self._book = RuleBook(guard=threading.Lock(), datagrams=self.transport == "udp")
         super().__init__(
             host=host,
             port=port,
             seed=seed,
             on_event=on_event,
-            report=StrictReport(bool(strict), self._book),
+            report=StrictReport(strict, self._book),
         )
 
     def _rules_text(self) -> str:

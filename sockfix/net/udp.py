@@ -65,7 +65,8 @@ class UDPServer(ScriptedServer):
     Options as for :class:`sockfix.TCPServer`: ``host``, ``port``, ``strict``, ``seed``,
     ``on_event``, and ``handler=`` (a callable ``(datagram) -> bytes | None``). Rules:
     ``server.expect(b"ping").respond(b"pong")``; several ``respond()`` pieces are several
-    datagrams, and ``.chunked()`` sizes cut a reply into several datagrams.
+    datagrams (a UDP rule has no ``.chunked()``, ``.close()``, ``.reset()`` or ``.hang()``:
+    datagrams have no connection).
     """
 
     kind = "UDPServer"

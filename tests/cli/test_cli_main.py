@@ -99,9 +99,9 @@ def test_unrecognized_arguments_name_the_command():
     ("spec", "message"),
     [
         ("bogus", "unknown framing 'bogus'"),
-        ("fixed:", "needs an argument"),
-        ("fixed:0", "fixed(n) needs a positive int"),
-        ("fixed:four", "framing 'fixed:four'"),
+        ("fixed:", "needs a size after the colon, such as fixed:8"),
+        ("fixed:0", "the size must be a whole number of bytes, at least 1"),
+        ("fixed:four", "framing 'fixed:four': the size must be a whole number of bytes"),
         ("length_prefixed:f", "one unsigned integer"),
     ],
 )

@@ -279,7 +279,7 @@ def test_a_record_path_that_cannot_work_is_refused_at_once(tmp_path, monkeypatch
         (["--upstream", "127.0.0.1:1", "--jitter", "1ms"], "--jitter needs --latency"),
         (["--upstream", "127.0.0.1:1", "--fault", "drop:0.5"], "is not a TCP fault"),
         (["--upstream", "127.0.0.1:1", "--host", ""], "host must be a non-empty str"),
-        (["--upstream", "127.0.0.1:1", "--framing", "fixed:0"], "fixed(n) needs a positive"),
+        (["--upstream", "127.0.0.1:1", "--framing", "fixed:0"], "a whole number of bytes"),
         (["--upstream", "127.0.0.1:1", "--seed", "x"], "'x' is not an integer seed"),
         (["--upstream", "127.0.0.1:1", "--chunked", "x"], "'x' is not a whole number"),
         (["--upstream", "127.0.0.1:1", "--truncate", "x"], "'x' is not a whole number of bytes"),

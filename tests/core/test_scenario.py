@@ -266,7 +266,7 @@ ERRORS = [
         "connections = [1, 2]",
     ),
     ('framing = "json"', "framing", "unknown framing 'json'", '"lines", "raw", "fixed:8"'),
-    ('framing = "fixed:0"', "framing", "positive int", "a sockfix.framing.parse spec"),
+    ('framing = "fixed:0"', "framing", "whole number of bytes", "a sockfix.framing.parse spec"),
     ("framing = 4", "framing", "expected a string, got 4", 'framing = "lines"'),
     (
         '[[rules]]\nexpect = "a\\n"\nexpect_hex = "610a"',

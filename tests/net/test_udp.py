@@ -62,13 +62,6 @@ def test_several_pieces_are_several_datagrams():
         assert outs == [b"one", b"two", b"three"]
 
 
-def test_chunked_sizes_cut_a_reply_into_datagrams():
-    with sockfix.UDPServer() as server, udp_socket() as client:
-        server.expect(b"get").respond(b"abcdefg").chunked([2, 2, 3])
-        client.sendto(b"get", server.address)
-        assert [client.recv(100) for _ in range(3)] == [b"ab", b"cd", b"efg"]
-
-
 def test_callable_response_and_regex():
     import re
 
