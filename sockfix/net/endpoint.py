@@ -77,7 +77,16 @@ class Endpoint:
         on_event: EventListener | None,
         report: StrictReport,
         directional: bool = False,
+        name: str | None = None,
     ) -> None:
+        if name is not None and (
+            not isinstance(name, str) or not name.strip() or "\n" in name or len(name) > 60
+        ):
+            raise TypeError(
+                f"name must be a short one-line str such as name='db' (shown in transcripts, "
+                f"reports and errors), got {name!r}"
+            )
+        self.name = name
         self._host, self._port = check_host_port(host, port)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise TypeError(f"seed must be an int or None, got {seed!r}")
@@ -225,7 +234,8 @@ class Endpoint:
 
     def _name(self) -> str:
         where = f"{self._host}:{self.port}" if self._bound_port() is not None else "(not started)"
-        return f"{self.kind} {where}"
+        named = f" {self.name!r}" if self.name is not None else ""
+        return f"{self.kind}{named} {where}"
 
     def __repr__(self) -> str:
         phase = self._life.phase.value
@@ -343,6 +353,7 @@ class ScriptedServer(Endpoint):
         strict: bool,
         seed: int | None,
         on_event: EventListener | None,
+        name: str | None = None,
     ) -> None:
         if not isinstance(strict, bool):
             raise TypeError(
@@ -355,6 +366,7 @@ class ScriptedServer(Endpoint):
             port=port,
             seed=seed,
             on_event=on_event,
+            name=name,
             report=StrictReport(strict, self._book),
         )
 

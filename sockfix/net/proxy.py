@@ -49,6 +49,7 @@ class TCPProxy(Endpoint):
         framing: Framing | None = None,
         connect_timeout: float = 5.0,
         on_event: EventListener | None = None,
+        name: str | None = None,
     ) -> None:
         if not isinstance(upstream, tuple | list) or len(upstream) != 2:
             raise TypeError(
@@ -68,6 +69,7 @@ class TCPProxy(Endpoint):
             port=port,
             seed=seed,
             on_event=on_event,
+            name=name,
             report=StrictReport(strict=False),
             directional=True,
         )

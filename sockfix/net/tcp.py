@@ -284,6 +284,8 @@ class TCPServer(ScriptedServer):
       transcript and the failure report; under pytest it derives from the test's seed, which
       ``--sockfix-seed`` sets).
     - ``on_event=``: ``callback(connection, event)`` called from server threads for every event.
+    - ``name=``: a short name (``name="db"``) shown in transcripts, the report and errors, so
+      a test with several servers reads by names, not port numbers.
     """
 
     kind = "TCPServer"
@@ -301,6 +303,7 @@ class TCPServer(ScriptedServer):
         tls: ssl.SSLContext | None = None,
         seed: int | None = None,
         on_event: EventListener | None = None,
+        name: str | None = None,
     ) -> None:
         if framing is None:
             framing = lines()
@@ -321,7 +324,9 @@ class TCPServer(ScriptedServer):
         self._accept_thread: threading.Thread | None = None
         self._refusing = False  # refuse() closed the listener; resume() opens a new one
         self._accepting = False  # the accept loop is handing a connection over
-        super().__init__(host=host, port=port, strict=strict, seed=seed, on_event=on_event)
+        super().__init__(
+            host=host, port=port, strict=strict, seed=seed, on_event=on_event, name=name
+        )
 
     @classmethod
     def from_scenario(cls, path: str | os.PathLike[str], **overrides: Any) -> Self:

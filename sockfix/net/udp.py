@@ -81,6 +81,7 @@ class UDPServer(ScriptedServer):
         strict: bool = True,
         seed: int | None = None,
         on_event: EventListener | None = None,
+        name: str | None = None,
     ) -> None:
         if handler is not None and not callable(handler):
             raise TypeError(
@@ -93,7 +94,9 @@ class UDPServer(ScriptedServer):
         self._due: list[tuple[float, int, _Peer, bytes | None]] = []  # None: release held
         self._seq = 0
         self._busy = True  # the loop is handling a datagram (or not waiting yet)
-        super().__init__(host=host, port=port, strict=strict, seed=seed, on_event=on_event)
+        super().__init__(
+            host=host, port=port, strict=strict, seed=seed, on_event=on_event, name=name
+        )
 
     # -- lifecycle -------------------------------------------------
 
