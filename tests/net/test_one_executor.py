@@ -322,8 +322,7 @@ def test_after_a_timed_hang_a_server_answers_again():
             server.wait_until(lambda s: _noted(s.connections, "over"))
 
         reply = _ask_after_timed_hang(server.address, ended)
-        # Fails today: _Served.hang() (sockfix/net/tcp.py) sets script.hanging for good, for a
-        # timed hang too, so the server never answers again; a proxy's way (link.py) carries on.
+        # A timed hang stalls, then the server answers again, as a proxy's way carries on.
         assert reply == b"pong\n", "after Hang(seconds=0.05) the server answered nothing"
 
 
