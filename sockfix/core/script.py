@@ -92,7 +92,8 @@ class Script:
             self._problem(f"{exc}; the connection was closed")
             self.done = True
             return [*actions, Close(note="framing error")]
-        except Exception as exc:  # pragma: no cover - the guard catches a framing's own errors
+        except Exception as exc:  # pragma: no cover - the guard catches what a framing raises;
+            # this is the Framer's own trouble with what one returned
             return self._framing_raised(exc, [])
         if self._framing_failures:
             return self._framing_raised(self._framing_failures.pop(), messages)

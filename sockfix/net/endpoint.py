@@ -19,12 +19,14 @@ from typing import Self
 from sockfix.core.errors import PortInUseError, StrictError
 from sockfix.core.faults import Fault
 from sockfix.core.faults.shaping import FaultSet, pick_seed
+from sockfix.core.handlers import handler_text
 from sockfix.core.record import Connection, Event
 from sockfix.core.rules import RuleBook
+from sockfix.core.script import Handler
 from sockfix.core.strict import StrictReport
 from sockfix.core.transcript import DEFAULT_LIMIT, render_server
 from sockfix.net import runtime
-from sockfix.net.lifecycle import Lifecycle
+from sockfix.net.lifecycle import Lifecycle, Phase
 from sockfix.net.runtime import Changes, announce
 
 __all__ = [
@@ -370,8 +372,19 @@ class ScriptedServer(Endpoint):
             report=StrictReport(strict, self._book),
         )
 
+    handler: Handler | None  # set by each server before this base's __init__
+
     def _rules_text(self) -> str:
         return self._book.describe()
+
+    def _strict_title(self) -> str:
+        return f"{self._name()} (strict, {handler_text(self.handler)}, seed={self.seed})"
+
+    def _check_not_stopped(self) -> None:
+        if self._life.phase in (Phase.STOPPING, Phase.STOPPED):
+            raise RuntimeError(
+                "the server is stopped: add rules before stop(), or make a new server"
+            )
 
 
 def _describe(predicate: Callable[..., object]) -> str:

@@ -34,7 +34,6 @@ from sockfix.framing import (
     raw,
 )
 from sockfix.net.endpoint import EventListener, ScriptedServer, bind_error, family_of
-from sockfix.net.lifecycle import Phase
 from sockfix.net.served import Served
 
 __all__ = ["TCPServer"]
@@ -283,12 +282,6 @@ class TCPServer(ScriptedServer):
         self._check_not_stopped()
         return self._book.on_connect()
 
-    def _check_not_stopped(self) -> None:
-        if self._life.phase in (Phase.STOPPING, Phase.STOPPED):
-            raise RuntimeError(
-                "the server is stopped: add rules before stop(), or make a new server"
-            )
-
     # -- faults ------------------------------------------------
 
     def refuse(self) -> None:
@@ -344,6 +337,3 @@ class TCPServer(ScriptedServer):
     def _title_details(self) -> str:
         tls = ", TLS" if self.tls else ""
         return f", framing {describe(self.framing)}{tls}, {handler_text(self.handler)}"
-
-    def _strict_title(self) -> str:
-        return f"{self._name()} (strict, {handler_text(self.handler)}, seed={self.seed})"

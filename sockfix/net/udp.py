@@ -29,7 +29,6 @@ from sockfix.core.rules import Rule
 from sockfix.core.script import Handler, Script
 from sockfix.net.endpoint import EventListener, ScriptedServer, bind_error, family_of
 from sockfix.net.execute import pending_bytes
-from sockfix.net.lifecycle import Phase
 
 __all__ = ["UDPServer"]
 
@@ -152,10 +151,7 @@ class UDPServer(ScriptedServer):
 
     def expect(self, pattern: Pattern) -> Rule:
         """Add a rule for datagrams matching ``pattern``: bytes, a bytes regex, a callable, ANY."""
-        if self._life.phase in (Phase.STOPPING, Phase.STOPPED):
-            raise RuntimeError(
-                "the server is stopped: add rules before stop(), or make a new server"
-            )
+        self._check_not_stopped()
         return self._book.expect(pattern)
 
     @property
@@ -186,9 +182,6 @@ class UDPServer(ScriptedServer):
 
     def _title_details(self) -> str:
         return f", {handler_text(self.handler)}"
-
-    def _strict_title(self) -> str:
-        return f"{self._name()} (strict, {handler_text(self.handler)}, seed={self.seed})"
 
     # -- the loop --------------------------------------------------
 
