@@ -44,7 +44,7 @@ class Matcher:
         self._value = value
         self.text = text
 
-    def matches(self, message: bytes) -> bool:
+    def matches(self, message: Any) -> bool:
         kind = self._kind
         if kind == "bytes":
             return bool(message == self._value)
@@ -54,7 +54,7 @@ class Matcher:
             return self._value.fullmatch(message) is not None
         return bool(self._value(message))
 
-    def miss(self, message: bytes) -> str | None:
+    def miss(self, message: Any) -> str | None:
         """None when ``message`` matches; otherwise a short reason it does not."""
         if self.matches(message):
             return None

@@ -99,6 +99,9 @@ class Connection:
         self.peer = peer
         self.events: list[Event] = []
         self.messages: list[bytes] = []
+        # What messages read as, decoded by a protocol kit (an HTTP request's line and
+        # headers, a Redis command), for transcripts; empty on plain TCP.
+        self.decoded: list[str] = []
         self.closed = False
         self._in = _Stream()
         self._out = _Stream()

@@ -7,17 +7,44 @@ import functools
 import math
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager as ContextManager
-from typing import Concatenate, Literal, ParamSpec
+from typing import Concatenate, Literal, ParamSpec, Protocol, TypeVar
 
 from sockfix.core.errors import bytes_hint
-from sockfix.core.patterns import Matcher, Pattern, as_matcher
+from sockfix.core.patterns import Pattern, as_matcher
 from sockfix.core.text import short
 
-__all__ = ["Response", "Rule", "RuleBook"]
+__all__ = ["MatcherLike", "Response", "ResponseError", "Rule", "RuleBook"]
 
 Response = bytes | Callable[[bytes], bytes]
 Ending = Literal["close", "reset", "hang"]
 _P = ParamSpec("_P")
+
+
+class MatcherLike(Protocol):
+    """What a rule matches with: ``matches(subject)``, ``miss(subject)`` (None on a match, else
+    why not) and ``text`` (how the pattern reads in code). The subject is the framed message
+    (bytes) for TCP and UDP rules, the parsed request for a protocol kit's rules."""
+
+    text: str
+
+    def matches(self, subject: object, /) -> bool: ...
+
+    def miss(self, subject: object, /) -> str | None: ...
+
+
+class ResponseError(Exception):
+    """A response callable returned something that is not a response; ``text`` says the fix."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+def bad_result(who: str, value: object) -> str:
+    hint = ""
+    if isinstance(value, str):
+        hint = f": return {value!r}.encode() instead"
+    return f"{who} must return bytes, got {type(value).__name__} {value!r}{hint}"
 
 # What a datagram rule says instead of each connection-only call.
 _SILENCE = "for no answer, leave out respond() or attach sockfix.faults.Drop()"
@@ -83,15 +110,17 @@ class Rule:
 
     def __init__(
         self,
-        matcher: Matcher | None,
+        matcher: MatcherLike | None,
         number: int,
         *,
         datagrams: bool = False,
+        ordered: bool = False,
         withdraw: Callable[[Rule], None] | None = None,
     ) -> None:
         self.matcher = matcher
         self.number = number
         self.datagrams = datagrams
+        self.ordered = ordered
         self.withdraw = withdraw
         self.note = f"rule {number}" if matcher is not None else f"on_connect {number}"
         self.pieces: list[Response] = []
@@ -201,12 +230,32 @@ class Rule:
         self.ending = ending
         return self
 
+    # -- answering ---------------------------------------------------------------------------
+
+    def replies(self, subject: object) -> list[bytes]:
+        """The bytes of each ``respond()`` piece for ``subject`` (the message), in order.
+
+        Raises what a response callable raises, or :class:`ResponseError` when one returns
+        something other than bytes. A protocol kit's rule encodes its responses here.
+        """
+        assert isinstance(subject, bytes)
+        return [_call_piece(p, subject) for p in self.pieces]
+
     # -- state -------------------------------------------------------------------------------
+
+    @property
+    def quota(self) -> int | None:
+        """How many matches the rule answers: ``times(n)``, 1 for a step of an ordered
+        script, None for no limit."""
+        if self.limit is None and self.ordered and self.matcher is not None:
+            return 1
+        return self.limit
 
     @property
     def live(self) -> bool:
         """True while the rule may still answer."""
-        return self.limit is None or self.used < self.limit
+        quota = self.quota
+        return quota is None or self.used < quota
 
     @property
     def is_greeting(self) -> bool:
@@ -215,13 +264,7 @@ class Rule:
     def describe(self) -> str:
         """The rule as the code that built it: ``expect(b'PING\\r\\n').respond(...).times(1)``."""
         head = "on_connect()" if self.matcher is None else f"expect({self.matcher.text})"
-        parts = [head]
-        for piece in self.pieces:
-            parts.append(
-                f"respond({short(piece, 40)})"
-                if isinstance(piece, bytes)
-                else f"respond({_callable_name(piece)})"
-            )
+        parts = [head, *self._describe_pieces()]
         if self.wait:
             parts.append(f"delay({self.wait:g})")
         if self.chunks is not None:
@@ -233,42 +276,75 @@ class Rule:
             parts.append(f"times({self.limit})")
         return ".".join(parts)
 
+    def _describe_pieces(self) -> list[str]:
+        return [
+            f"respond({short(piece, 40)})"
+            if isinstance(piece, bytes)
+            else f"respond({_callable_name(piece)})"
+            for piece in self.pieces
+        ]
+
     def __repr__(self) -> str:
         return f"<Rule {self.number}: {self.describe()} used {self.used}>"
+
+
+R = TypeVar("R", bound=Rule)
 
 
 class RuleBook:
     """The rules of one server, in the order added; ``claim`` takes the first live match.
 
     ``guard`` is a context manager (the socket layer passes a lock) that makes claiming atomic,
-    so ``times(n)`` counts stay exact when connections race.
+    so ``times(n)`` counts stay exact when connections race. ``ordered=True`` makes the rules
+    steps: each message must match the next step (a rule is one step, ``times(n)`` n steps),
+    whichever connection it came on.
     """
 
     def __init__(
-        self, guard: ContextManager[object] | None = None, *, datagrams: bool = False
+        self,
+        guard: ContextManager[object] | None = None,
+        *,
+        datagrams: bool = False,
+        ordered: bool = False,
     ) -> None:
         self.rules: list[Rule] = []
         self.greetings: list[Rule] = []
         self.datagrams = datagrams
+        self.ordered = ordered
         self._guard: ContextManager[object] = guard or contextlib.nullcontext()
 
     def expect(self, pattern: Pattern) -> Rule:
-        matcher = as_matcher(pattern)
+        return self.add(as_matcher(pattern), Rule)
+
+    def add(self, matcher: MatcherLike, rule_class: type[R]) -> R:
+        """A new rule of ``rule_class`` matching with ``matcher``, last in the book."""
         with self._guard:
-            rule = self._new(matcher, self.rules)
+            number = self._next_number(self.rules)
+            rule = rule_class(
+                matcher,
+                number,
+                datagrams=self.datagrams,
+                ordered=self.ordered,
+                withdraw=self._withdraw,
+            )
             self.rules.append(rule)
         return rule
 
     def on_connect(self) -> Rule:
         with self._guard:
-            rule = self._new(None, self.greetings)
+            rule = Rule(
+                None,
+                self._next_number(self.greetings),
+                datagrams=self.datagrams,
+                withdraw=self._withdraw,
+            )
             self.greetings.append(rule)
         return rule
 
-    def _new(self, matcher: Matcher | None, into: list[Rule]) -> Rule:
+    @staticmethod
+    def _next_number(into: list[Rule]) -> int:
         # After the last one, not len() + 1: a withdrawn rule must not leave two of one number.
-        number = into[-1].number + 1 if into else 1
-        return Rule(matcher, number, datagrams=self.datagrams, withdraw=self._withdraw)
+        return into[-1].number + 1 if into else 1
 
     def _withdraw(self, rule: Rule) -> None:
         """Take off a rule whose builder call raised (see ``_builder``)."""
@@ -277,15 +353,21 @@ class RuleBook:
                 if rule in rules:  # by identity: a Rule has no __eq__
                     rules.remove(rule)
 
-    def claim(self, message: bytes) -> Rule | None:
-        """The first live rule matching ``message``, its use counted; None when none does."""
+    def claim(self, subject: object) -> Rule | None:
+        """The first live rule matching ``subject`` (the message, or a kit's parsed request),
+        its use counted; None when none does. Ordered: the next step, if it matches."""
         if not self.rules:  # a handler-only server: nothing to claim, no lock to take
             return None
         with self._guard:
             for rule in self.rules:
-                if rule.live and rule.matcher is not None and rule.matcher.matches(message):
+                if not rule.live:
+                    continue
+                assert rule.matcher is not None
+                if rule.matcher.matches(subject):
                     rule.used += 1
                     return rule
+                if self.ordered:
+                    return None
         return None
 
     def claim_greeting(self) -> Rule | None:
@@ -297,22 +379,56 @@ class RuleBook:
                     return rule
         return None
 
-    def why_missed(self, message: bytes) -> list[str]:
-        """One line per rule saying why ``message`` did not take it."""
+    def next_step(self) -> tuple[int, Rule] | None:
+        """Ordered: the number of the next step (from 1) and its rule; None when all are done."""
+        step = 1
+        for rule in self.rules:
+            quota = rule.quota or 1
+            if rule.used < quota:
+                return step + rule.used, rule
+            step += quota
+        return None
+
+    def why_missed(self, subject: object) -> list[str]:
+        """One line per rule saying why ``subject`` did not take it (ordered: the step that was
+        expected first)."""
         lines: list[str] = []
+        if self.ordered and self.rules:
+            nxt = self.next_step()
+            total = sum(r.quota or 1 for r in self.rules)
+            if nxt is None:
+                lines.append(f"  ordered: all {total} steps were already used")
+            else:
+                step, rule = nxt
+                assert rule.matcher is not None
+                reason = rule.matcher.miss(subject) or "matches now (added after the message came)"
+                lines.append(
+                    f"  ordered: expected step {step} of {total}, rule {rule.number}: "
+                    f"{rule.describe()}\n      missed: {reason}"
+                )
+            return lines
         for rule in self.rules:
             if not rule.live:
-                reason = f"used up (times({rule.limit}), used {rule.used})"
+                reason = f"used up (times({rule.quota}), used {rule.used})"
             else:
                 assert rule.matcher is not None
-                reason = rule.matcher.miss(message) or "matches now (added after the message came)"
+                reason = rule.matcher.miss(subject) or "matches now (added after the message came)"
             lines.append(f"  rule {rule.number}: {rule.describe()}\n      missed: {reason}")
         return lines or ["  (no expect() rules)"]
 
     def unused(self) -> list[Rule]:
-        """Rules with ``times(n)`` not used up."""
-        return [r for r in self.greetings + self.rules if r.limit is not None and r.live]
+        """Rules with a quota (``times(n)``, or an ordered step) not used up."""
+        return [r for r in self.greetings + self.rules if r.quota is not None and r.live]
 
     def describe(self) -> str:
         rules = self.greetings + self.rules
         return "\n".join(f"  {r.describe()}  [used {r.used}]" for r in rules) or "  (no rules)"
+
+
+def _call_piece(piece: Response, message: bytes) -> bytes:
+    if isinstance(piece, bytes):
+        return piece
+    out = piece(message)
+    if not isinstance(out, bytes | bytearray):
+        raise ResponseError(bad_result("a respond() callable", out))
+    return bytes(out)

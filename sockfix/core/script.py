@@ -13,7 +13,7 @@ from typing import Literal
 
 from sockfix.core.actions import Action, Close, Hang, Reset, Send, Wait
 from sockfix.core.record import Connection
-from sockfix.core.rules import Rule, RuleBook
+from sockfix.core.rules import ResponseError, Rule, RuleBook, bad_result
 from sockfix.core.text import hex_rows, short
 from sockfix.framing import BuiltinFraming, Framer, Framing, FramingError, describe
 
@@ -22,12 +22,6 @@ __all__ = ["Handler", "OnUnmatched", "Script"]
 Handler = Callable[[bytes], "bytes | None"]
 OnUnmatched = Literal["close", "reset", "ignore"] | bytes
 """What a message that no rule (and no handler) answers gets: a FIN, a RST, nothing, or bytes."""
-
-
-class _ResponseError(Exception):
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.text = text
 
 
 def _offending(message: bytes) -> str:
@@ -164,7 +158,7 @@ class Script:
                 if reply is None:
                     return []
                 if not isinstance(reply, bytes | bytearray):
-                    raise _ResponseError(_bad_result("the handler", reply))
+                    raise ResponseError(bad_result("the handler", reply))
             except Exception as exc:
                 return self._failed(message, "the handler", exc)
             return [Send(bytes(reply), note="handler")] if reply else []
@@ -190,11 +184,15 @@ class Script:
         return [Send(what, note="on_unmatched")]
 
     def _answer(self, rule: Rule, message: bytes) -> list[Action]:
-        note = rule.note
         try:
-            pieces = [_call_piece(p, message) for p in rule.pieces]
+            pieces = rule.replies(message)
         except Exception as exc:
-            return self._failed(message, f"{note}'s response", exc)
+            return self._failed(message, f"{rule.note}'s response", exc)
+        return self._shape(rule, pieces)
+
+    def _shape(self, rule: Rule, pieces: list[bytes]) -> list[Action]:
+        """The actions that send ``pieces`` as ``rule`` shapes them (delay, chunks, ending)."""
+        note = rule.note
         actions: list[Action] = []
         if rule.wait:
             actions.append(Wait(rule.wait))
@@ -221,7 +219,7 @@ class Script:
         return actions
 
     def _failed(self, message: bytes, who: str, exc: Exception) -> list[Action]:
-        if isinstance(exc, _ResponseError):
+        if isinstance(exc, ResponseError):
             text = exc.text
         else:
             text = "".join(traceback.format_exception(exc)).rstrip()
@@ -250,19 +248,3 @@ def _guard(framing: Framing, failures: list[Exception]) -> Framing:
 
     guarded.__qualname__ = describe(framing)  # the Framer's own errors name the user's
     return guarded
-
-
-def _bad_result(who: str, value: object) -> str:
-    hint = ""
-    if isinstance(value, str):
-        hint = f": return {value!r}.encode() instead"
-    return f"{who} must return bytes, got {type(value).__name__} {value!r}{hint}"
-
-
-def _call_piece(piece: bytes | Callable[[bytes], bytes], message: bytes) -> bytes:
-    if isinstance(piece, bytes):
-        return piece
-    out = piece(message)
-    if not isinstance(out, bytes | bytearray):
-        raise _ResponseError(_bad_result("a respond() callable", out))
-    return bytes(out)

@@ -27,7 +27,8 @@ class StrictReport:
         out = list(self.found)
         if self.strict and self.book is not None:
             out += [
-                f"rule {r.describe()} was used {r.used} of {r.limit} times"
+                f"rule {r.describe()} was used {r.used} of {r.quota} times"
+                + (" (ordered: every step must be used)" if r.ordered and r.limit is None else "")
                 for r in self.book.unused()
             ]
         return out

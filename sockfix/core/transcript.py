@@ -121,6 +121,7 @@ def render_connection(conn: Connection, *, limit: int = DEFAULT_LIMIT, color: bo
         f"{conn.bytes_received} B in, {conn.bytes_sent} B out, "
         f"{n_msg} message{'s' if n_msg != 1 else ''}"
     ]
+    lines += _decoded_lines(conn.decoded)
     events = [("", e) for e in list(conn.events)]
     upstream = getattr(conn, "upstream", None)
     if isinstance(upstream, Connection):  # a proxy's connection: both sockets, on one clock
@@ -173,6 +174,27 @@ def render_connection(conn: Connection, *, limit: int = DEFAULT_LIMIT, color: bo
     if left_out or skipped:
         lines.append(f"  ({left_out:,} bytes not shown in all; the recording keeps them all)")
     return "\n".join(lines)
+
+
+def _decoded_lines(decoded: Sequence[str]) -> list[str]:
+    """A kit's decoded messages (``message 1: GET /x HTTP/1.1`` and its headers), the first
+    and last few when there are many; the bytes follow in the events."""
+    if not decoded:
+        return []
+    numbered = list(enumerate(decoded, 1))
+    skipped = 0
+    if len(numbered) > FIRST_EVENTS + LAST_EVENTS + 1:
+        skipped = len(numbered) - FIRST_EVENTS - LAST_EVENTS
+        numbered = numbered[:FIRST_EVENTS] + [(0, "")] + numbered[-LAST_EVENTS:]
+    out = []
+    for number, text in numbered:
+        if not number:
+            out.append(f"  ... {skipped:,} messages not shown ...")
+            continue
+        first, *rest = text.split("\n")
+        out.append(f"  message {number}: {first}")
+        out += ["      " + line for line in rest]
+    return out
 
 
 def render_server(

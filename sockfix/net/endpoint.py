@@ -356,13 +356,18 @@ class ScriptedServer(Endpoint):
         seed: int | None,
         on_event: EventListener | None,
         name: str | None = None,
+        ordered: bool = False,
     ) -> None:
         if not isinstance(strict, bool):
             raise TypeError(
                 f"strict must be a bool, strict=True or strict=False, got {strict!r}"
                 + (" (a str is not read as a bool)" if isinstance(strict, str) else "")
             )
-        self._book = RuleBook(guard=threading.Lock(), datagrams=self.transport == "udp")
+        if not isinstance(ordered, bool):
+            raise TypeError(f"ordered must be a bool, ordered=True or ordered=False, got {ordered!r}")
+        self._book = RuleBook(
+            guard=threading.Lock(), datagrams=self.transport == "udp", ordered=ordered
+        )
         super().__init__(
             host=host,
             port=port,

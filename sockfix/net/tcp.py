@@ -34,6 +34,7 @@ from sockfix.framing import (
     raw,
 )
 from sockfix.net.endpoint import EventListener, ScriptedServer, bind_error, family_of
+from sockfix.net.execute import send_rst
 from sockfix.net.served import Served
 
 __all__ = ["TCPServer"]
@@ -131,6 +132,11 @@ class TCPServer(ScriptedServer):
     - ``seed=None``: the seed of every random choice faults make; None picks one (shown in the
       transcript and the failure report; under pytest it derives from the test's seed, which
       ``--sockfix-seed`` sets).
+    - ``ordered=False``: ``True`` makes the rules steps, used in the order added: each message
+      must match the next step (a rule is one step, ``times(n)`` is n steps), across
+      connections in arrival order; strict, every step must be used.
+    - ``max_connections=None``: connection N+1 and later are reset on accept (recorded, with a
+      ``"reset"`` event; a strict problem).
     - ``on_event=``: ``callback(connection, event)`` called from server threads for every event.
     - ``name=``: a short name (``name="db"``) shown in transcripts, the report and errors, so
       a test with several servers reads by names, not port numbers.
@@ -152,11 +158,23 @@ class TCPServer(ScriptedServer):
         seed: int | None = None,
         on_event: EventListener | None = None,
         name: str | None = None,
+        ordered: bool = False,
+        max_connections: int | None = None,
     ) -> None:
         if framing is None:
-            framing = lines()
+            framing = self._default_framing()
         else:
             _check_framing(framing)
+        if max_connections is not None and (
+            isinstance(max_connections, bool)
+            or not isinstance(max_connections, int)
+            or max_connections < 1
+        ):
+            raise ValueError(
+                f"max_connections must be an int >= 1 (or None for no limit), "
+                f"got {max_connections!r}"
+            )
+        self.max_connections = max_connections
         self.on_unmatched: OnUnmatched = _on_unmatched(on_unmatched, strict)
         if handler is not None and not callable(handler):
             raise TypeError(
@@ -173,8 +191,17 @@ class TCPServer(ScriptedServer):
         self._refusing = False  # refuse() closed the listener; resume() opens a new one
         self._accepting = False  # the accept loop is handing a connection over
         super().__init__(
-            host=host, port=port, strict=strict, seed=seed, on_event=on_event, name=name
+            host=host,
+            port=port,
+            strict=strict,
+            seed=seed,
+            on_event=on_event,
+            name=name,
+            ordered=ordered,
         )
+
+    def _default_framing(self) -> Framing:
+        return lines()
 
     @classmethod
     def from_scenario(cls, path: str | os.PathLike[str], **overrides: Any) -> Self:
@@ -255,20 +282,41 @@ class TCPServer(ScriptedServer):
                 len(self._connections) + 1, (peer[0], peer[1]), self._life.clock, self._on_change
             )
             self._connections.append(conn)
-            script = Script(
-                conn,
-                self._book,
-                self.framing,
-                self.handler,
-                self.strict,
-                self._report.found,
-                self.on_unmatched,
-            )
-            shaper = Shaper(self._faults, self.seed, conn.number, "downstream")
-            served = Served(sock, conn, life.stopping, script, shaper, self.tls)
-            self._served.append(served)
+            served: Served | None = None
+            if self.max_connections is None or conn.number <= self.max_connections:
+                script = self._make_script(conn)
+                shaper = Shaper(self._faults, self.seed, conn.number, "downstream")
+                served = Served(sock, conn, life.stopping, script, shaper, self.tls)
+                self._served.append(served)
+        if served is None:
+            self._over_limit(sock, conn, peer)
+            return
         conn.record("connect", note=f"from {peer[0]}:{peer[1]}")
         life.threads.start(served.run, name=f"connection {conn.number}")
+
+    def _make_script(self, conn: Connection) -> Script:
+        """The script that answers ``conn`` (a protocol kit's server makes its own)."""
+        return Script(
+            conn,
+            self._book,
+            self.framing,
+            self.handler,
+            self.strict,
+            self._report.found,
+            self.on_unmatched,
+        )
+
+    def _over_limit(self, sock: socket.socket, conn: Connection, peer: Any) -> None:
+        """A connection past ``max_connections``: recorded, reset at once, reported."""
+        conn.record("connect", note=f"from {peer[0]}:{peer[1]}")
+        send_rst(sock)
+        why = f"max_connections={self.max_connections}"
+        conn.record("reset", note=why)
+        if self.strict:
+            self._report.found.append(
+                f"connection {conn.number}: reset on accept, past {why} "
+                f"(raise max_connections, or make the client reuse its connection)"
+            )
 
     # -- scripting ------------------------------------------------
 
