@@ -14,12 +14,15 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
+from sockfix.core.http.scan import RequestScanner, request_length
+
 __all__ = [
     "Framer",
     "Framing",
     "FramingError",
     "delimited",
     "fixed",
+    "http",
     "length_prefixed",
     "lines",
     "parse",
@@ -49,6 +52,12 @@ class BuiltinFraming:
     def scan(self, buf: bytes | bytearray, start: int) -> int | None:
         """Length of the first message in ``buf[start:]``, or None (needs more)."""
         raise NotImplementedError
+
+    def fresh(self) -> BuiltinFraming:
+        """The framing to cut one new stream with: ``self`` for a stateless framing; a framing
+        whose ``scan`` keeps its place between reads (:func:`http`) gives a new object, so
+        that each :class:`Framer` (each connection) has its own."""
+        return self
 
 
 class _Delimited(BuiltinFraming):
@@ -111,6 +120,36 @@ class _Raw(BuiltinFraming):
         return "raw()"
 
 
+class _HTTP(BuiltinFraming):
+    """Stateless: calling it, or its ``scan``, rescans the message from its start."""
+
+    __slots__ = ()
+
+    def scan(self, buf: bytes | bytearray, start: int) -> int | None:
+        return request_length(buf, start)
+
+    def fresh(self) -> BuiltinFraming:
+        return _HTTPStream()
+
+    def __repr__(self) -> str:
+        return "http()"
+
+
+class _HTTPStream(_HTTP):
+    """:func:`http` for one stream: ``scan`` resumes where the last call stopped."""
+
+    __slots__ = ("_scanner",)
+
+    def __init__(self) -> None:
+        self._scanner = RequestScanner()
+
+    def __call__(self, buffer: bytes) -> int | None:
+        return request_length(buffer, 0)
+
+    def scan(self, buf: bytes | bytearray, start: int) -> int | None:
+        return self._scanner.scan(buf, start)
+
+
 def lines() -> BuiltinFraming:
     """Messages end with ``b"\\n"`` (included): ``b"PING\\r\\n"`` is one message."""
     return _Delimited(b"\n", "lines()")
@@ -163,24 +202,38 @@ def raw() -> BuiltinFraming:
     return _Raw()
 
 
+def http() -> BuiltinFraming:
+    """HTTP/1.1 requests: a head up to its empty line, then a Content-Length or chunked body
+    (with trailers).
+
+    Empty lines before a request belong to it. Bytes that can never become a valid request
+    (a bad Content-Length, a bad chunk size line, a head larger than 64 KiB, not HTTP at all)
+    still end a message, on which :func:`sockfix.core.http.codec.parse_request` raises
+    ``BadRequest``: the framing never waits forever on garbage. Each :class:`Framer` keeps its
+    own place in a chunked body, so cutting is linear in the bytes however they are split.
+    """
+    return _HTTP()
+
+
 _NAMED: dict[str, Callable[[str], BuiltinFraming]] = {
     "lines": lambda arg: lines(),
     "raw": lambda arg: raw(),
     "fixed": lambda arg: fixed(int(arg)),
     "delimited": lambda arg: delimited(arg.encode().decode("unicode_escape").encode("latin-1")),
     "length_prefixed": lambda arg: length_prefixed(arg or "!I"),
+    "http": lambda arg: http(),
 }
 
 
 def parse(spec: str) -> BuiltinFraming:
     """Build a built-in framing from text: ``lines``, ``raw``, ``fixed:8``, ``delimited:\\r\\n``,
-    ``length_prefixed:!H`` (for the command line and scenario files)."""
+    ``length_prefixed:!H``, ``http`` (for the command line and scenario files)."""
     name, _, arg = spec.partition(":")
     key = name.strip().replace("-", "_")
     if key not in _NAMED:
         raise ValueError(
             f"unknown framing {spec!r}: choose lines, raw, fixed:N, delimited:SEP "
-            "or length_prefixed:FMT"
+            "or length_prefixed:FMT; or http for HTTP/1.1 requests"
         )
     if key == "fixed" and not arg:
         raise ValueError(f"framing {spec!r} needs a size after the colon, such as fixed:8")
@@ -224,7 +277,8 @@ class Framer:
                 f"sockfix.framing.lines(), got {framing!r}"
             )
         self._framing = framing
-        self._builtin = framing if isinstance(framing, BuiltinFraming) else None
+        # Each Framer is one stream: a built-in that keeps scan state gets its own (fresh()).
+        self._builtin = framing.fresh() if isinstance(framing, BuiltinFraming) else None
         self._buf = bytearray()
         self._hint = 0
 

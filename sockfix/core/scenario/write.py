@@ -8,6 +8,7 @@ from sockfix.core.errors import ScenarioError
 from sockfix.core.scenario.model import VERSION, Scenario
 from sockfix.core.scenario.toml import is_text, toml_key, toml_string, toml_value
 from sockfix.framing import (
+    _HTTP,
     BuiltinFraming,
     Framing,
     _Delimited,
@@ -45,6 +46,10 @@ def dumps(scenario: Scenario) -> str:
         lines.append(f"seed = {scenario.seed}")
     if not scenario.strict:
         lines.append("strict = false")
+    if scenario.ordered:
+        lines.append("ordered = true")
+    if scenario.max_connections is not None:
+        lines.append(f"max_connections = {scenario.max_connections}")
     for rule in scenario.rules:
         lines.append("")
         if rule.comment:
@@ -95,11 +100,13 @@ def framing_spec(framing: Framing) -> str:
         return "raw"
     if isinstance(framing, _LengthPrefixed):
         return "length_prefixed" if framing.fmt == "!I" else f"length_prefixed:{framing.fmt}"
+    if isinstance(framing, _HTTP):
+        return "http"
     kind = "built-in framing" if isinstance(framing, BuiltinFraming) else "framing"
     raise ScenarioError(
         f"the {kind} {describe(framing)} cannot be written to a scenario file (a scenario is "
         "data, not code); use a built-in framing: lines(), delimited(sep), fixed(n), "
-        "length_prefixed(fmt) or raw()"
+        "length_prefixed(fmt), http() or raw()"
     )
 
 
