@@ -9,9 +9,12 @@ from __future__ import annotations
 from sockfix import faults, framing
 from sockfix.core.errors import PortInUseError, ScenarioError, StrictError
 from sockfix.core.handlers import echo
+from sockfix.core.http.codec import Headers, HTTPRequest
+from sockfix.core.http.rules import HTTPRule
 from sockfix.core.patterns import ANY
 from sockfix.core.record import Connection, Datagram, Event, ProxyConnection
 from sockfix.core.rules import Rule
+from sockfix.net.http import HTTPServer
 from sockfix.net.proxy import TCPProxy
 from sockfix.net.tcp import TCPServer
 from sockfix.net.udp import UDPServer
@@ -23,6 +26,10 @@ __all__ = [
     "Connection",
     "Datagram",
     "Event",
+    "HTTPRequest",
+    "HTTPRule",
+    "HTTPServer",
+    "Headers",
     "PortInUseError",
     "ProxyConnection",
     "Rule",

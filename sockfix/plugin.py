@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from sockfix.core.errors import StrictError
+from sockfix.net.http import HTTPServer
 from sockfix.net.proxy import TCPProxy
 from sockfix.net.runtime import TestSeed, seeded, watch
 from sockfix.net.tcp import TCPServer
@@ -259,6 +260,24 @@ def make_tcp_server(request: pytest.FixtureRequest) -> Iterator[Callable[..., TC
 def tcp_server(make_tcp_server: Callable[..., TCPServer]) -> TCPServer:
     """A started ``sockfix.TCPServer`` on 127.0.0.1 and an ephemeral port, stopped at teardown."""
     return make_tcp_server()
+
+
+@pytest.fixture
+def make_http_server(request: pytest.FixtureRequest) -> Iterator[Callable[..., HTTPServer]]:
+    """A factory: ``make_http_server(**options)`` returns a started ``sockfix.HTTPServer``.
+
+    Takes the keywords of ``HTTPServer``; everything it started is stopped at teardown, and a
+    strict server's problems (an unmatched request among them) fail the test.
+    """
+    __tracebackhide__ = True
+    yield from _factory(request, HTTPServer)
+
+
+@pytest.fixture
+def http_server(make_http_server: Callable[..., HTTPServer]) -> HTTPServer:
+    """A started ``sockfix.HTTPServer`` on 127.0.0.1 and an ephemeral port, stopped at
+    teardown; ``http_server.url("/path")`` is the URL to point a client at."""
+    return make_http_server()
 
 
 @pytest.fixture

@@ -20,7 +20,15 @@ __all__ = [
 ]
 
 SERVER_FIXTURES = frozenset(
-    {"tcp_server", "udp_server", "make_tcp_server", "make_udp_server", "make_tcp_proxy"}
+    {
+        "tcp_server",
+        "udp_server",
+        "http_server",
+        "make_tcp_server",
+        "make_udp_server",
+        "make_http_server",
+        "make_tcp_proxy",
+    }
 )
 """The plugin's function-scoped fixtures that start servers or proxies."""
 

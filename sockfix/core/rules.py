@@ -46,6 +46,7 @@ def bad_result(who: str, value: object) -> str:
         hint = f": return {value!r}.encode() instead"
     return f"{who} must return bytes, got {type(value).__name__} {value!r}{hint}"
 
+
 # What a datagram rule says instead of each connection-only call.
 _SILENCE = "for no answer, leave out respond() or attach sockfix.faults.Drop()"
 _NO_CONNECTION = {
@@ -83,15 +84,16 @@ def _callable_name(fn: object) -> str:
     return name if name.startswith("<") else f"<{name}>"
 
 
-_Builder = Callable[Concatenate["Rule", _P], "Rule"]
+_RuleT = TypeVar("_RuleT", bound="Rule")
+_Builder = Callable[Concatenate[_RuleT, _P], _RuleT]
 
 
-def _builder(method: _Builder[_P]) -> _Builder[_P]:
+def _builder(method: _Builder[_RuleT, _P]) -> _Builder[_RuleT, _P]:
     """A builder call that raises changes nothing, and withdraws a rule not used yet from its
     book: a half-built rule never answers, nor shows up as unused."""
 
     @functools.wraps(method)
-    def build(rule: Rule, /, *args: _P.args, **kwargs: _P.kwargs) -> Rule:
+    def build(rule: _RuleT, /, *args: _P.args, **kwargs: _P.kwargs) -> _RuleT:
         try:
             return method(rule, *args, **kwargs)
         except (TypeError, ValueError):
@@ -397,7 +399,8 @@ class RuleBook:
             nxt = self.next_step()
             total = sum(r.quota or 1 for r in self.rules)
             if nxt is None:
-                lines.append(f"  ordered: all {total} steps were already used")
+                steps = "the 1 step was" if total == 1 else f"all {total} steps were"
+                lines.append(f"  ordered: {steps} already used")
             else:
                 step, rule = nxt
                 assert rule.matcher is not None

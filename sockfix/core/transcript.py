@@ -185,7 +185,7 @@ def _decoded_lines(decoded: Sequence[str]) -> list[str]:
     skipped = 0
     if len(numbered) > FIRST_EVENTS + LAST_EVENTS + 1:
         skipped = len(numbered) - FIRST_EVENTS - LAST_EVENTS
-        numbered = numbered[:FIRST_EVENTS] + [(0, "")] + numbered[-LAST_EVENTS:]
+        numbered = [*numbered[:FIRST_EVENTS], (0, ""), *numbered[-LAST_EVENTS:]]
     out = []
     for number, text in numbered:
         if not number:
@@ -193,7 +193,7 @@ def _decoded_lines(decoded: Sequence[str]) -> list[str]:
             continue
         first, *rest = text.split("\n")
         out.append(f"  message {number}: {first}")
-        out += ["      " + line for line in rest]
+        out += ["    " + line for line in rest]
     return out
 
 

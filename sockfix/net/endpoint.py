@@ -364,7 +364,9 @@ class ScriptedServer(Endpoint):
                 + (" (a str is not read as a bool)" if isinstance(strict, str) else "")
             )
         if not isinstance(ordered, bool):
-            raise TypeError(f"ordered must be a bool, ordered=True or ordered=False, got {ordered!r}")
+            raise TypeError(
+                f"ordered must be a bool, ordered=True or ordered=False, got {ordered!r}"
+            )
         self._book = RuleBook(
             guard=threading.Lock(), datagrams=self.transport == "udp", ordered=ordered
         )

@@ -28,6 +28,7 @@ from sockfix.framing import (
     delimited,
     describe,
     fixed,
+    http,
     length_prefixed,
     lines,
     parse,
@@ -49,6 +50,7 @@ _FACTORIES: tuple[tuple[object, str], ...] = (
     (delimited, "delimited(b'\\r\\n')"),
     (length_prefixed, "length_prefixed('!I')"),
     (parse, "parse('lines')"),
+    (http, "http()"),
 )
 _UNMATCHED = ("close", "reset", "ignore")
 _UNMATCHED_HELP = '"close", "reset", "ignore", or the bytes to answer with (e.g. b"ERR\\n")'
@@ -309,14 +311,14 @@ class TCPServer(ScriptedServer):
     def _over_limit(self, sock: socket.socket, conn: Connection, peer: Any) -> None:
         """A connection past ``max_connections``: recorded, reset at once, reported."""
         conn.record("connect", note=f"from {peer[0]}:{peer[1]}")
-        send_rst(sock)
         why = f"max_connections={self.max_connections}"
-        conn.record("reset", note=why)
-        if self.strict:
+        if self.strict:  # reported before the "reset" event wakes anyone waiting on it
             self._report.found.append(
                 f"connection {conn.number}: reset on accept, past {why} "
                 f"(raise max_connections, or make the client reuse its connection)"
             )
+        send_rst(sock)
+        conn.record("reset", note=why)
 
     # -- scripting ------------------------------------------------
 
