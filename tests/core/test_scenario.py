@@ -663,3 +663,104 @@ def test_write_scenario(tmp_path):
     assert load(path) == Scenario(
         framing="fixed:2", rules=(RuleSpec(expect=b"\xff\n", respond=(b"ok\n",), times=1),)
     )
+
+
+# ------------------------------------------------------------------ ordered, max_connections
+
+
+def test_ordered_and_max_connections_are_read():
+    scenario = loads("ordered = true\nmax_connections = 2\n")
+    assert scenario.ordered is True
+    assert scenario.max_connections == 2
+    assert scenario == Scenario(ordered=True, max_connections=2)
+    bare = loads("")
+    assert (bare.ordered, bare.max_connections) == (False, None)
+    assert loads("ordered = false") == bare
+
+
+def test_server_options_pass_ordered_and_max_connections():
+    options = loads("ordered = true\nmax_connections = 1\nstrict = false").server_options()
+    options.pop("framing")
+    assert options == {"strict": False, "ordered": True, "max_connections": 1}
+    assert set(loads("ordered = false").server_options()) == {"framing", "strict"}
+
+
+def test_from_scenario_makes_an_ordered_limited_server(tmp_path):
+    text = 'ordered = true\nmax_connections = 3\n\n[[rules]]\nexpect = "A\\n"\nrespond = "a"\n'
+    server = sockfix.TCPServer.from_scenario(write(tmp_path, text, "steps.toml"))  # not started
+    assert server.max_connections == 3
+    assert [rule.ordered for rule in server.rules] == [True]
+    assert server.rules[0].quota == 1  # a step: used once
+    server.stop(check=False)  # never started: its unused step is no failure of this test
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ordered = true\nmax_connections = 1\n",
+        "ordered = true\n",
+        "max_connections = 65536\n",
+        'ordered = true\nmax_connections = 2\n[[rules]]\nexpect = "GET\\n"\ntimes = 2\n',
+    ],
+)
+def test_dumps_round_trips_ordered_and_max_connections(text):
+    scenario = loads(text)
+    written = dumps(scenario)
+    assert loads(written) == scenario
+    doc = tomllib.loads(written)
+    assert doc.get("ordered", False) is scenario.ordered
+    assert doc.get("max_connections") == scenario.max_connections
+
+
+def test_dumps_leaves_out_the_defaults():
+    text = dumps(Scenario())
+    assert "ordered" not in text
+    assert "max_connections" not in text
+    assert "ordered = true\nmax_connections = 4\n" in dumps(
+        Scenario(ordered=True, max_connections=4)
+    )
+
+
+def test_dumps_writes_every_top_key_of_the_full_file(tmp_path):
+    full = FULL.replace("strict = false\n", "strict = false\nordered = true\nmax_connections = 5\n")
+    scenario = load(write(tmp_path, full))
+    assert (scenario.ordered, scenario.max_connections) == (True, 5)
+    assert loads(dumps(scenario)) == scenario
+
+
+ORDERED_ERRORS = [
+    ('ordered = "yes"', "ordered", 'expected true or false, got "yes"', "write ordered = true"),
+    ("ordered = 1", "ordered", "expected true or false, got 1", "or drop it"),
+    ("max_connections = 0", "max_connections", "expected an integer >= 1, got 0", "N >= 1"),
+    ("max_connections = -1", "max_connections", ">= 1, got -1", "drop it for no limit"),
+    ("max_connections = true", "max_connections", "got true (a boolean)", "max_connections = N"),
+    ('max_connections = "2"', "max_connections", 'got "2" (a string)', "max_connections = N"),
+    ("max_connections = 1.5", "max_connections", "got 1.5 (a float)", "max_connections = N"),
+    ("max_conections = 1", "max_conections", "unknown key", "did you mean 'max_connections'?"),
+    ("orderd = true", "orderd", "unknown key", "did you mean 'ordered'?"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem", "fix"), ORDERED_ERRORS, ids=[e[0] for e in ORDERED_ERRORS]
+)
+def test_bad_ordered_and_max_connections_name_the_key_and_the_fix(
+    tmp_path, text, key, problem, fix
+):
+    path = write(tmp_path, text)
+    with pytest.raises(sockfix.ScenarioError) as info:
+        load(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: {key}: "), message
+    assert problem in message
+    assert fix in message
+    assert info.value.key == key
+
+
+def test_the_allowed_top_keys_list_the_new_ones():
+    with pytest.raises(sockfix.ScenarioError) as info:
+        loads("nope = 1")
+    assert (
+        "allowed keys are: version, framing, host, port, seed, strict, ordered, "
+        "max_connections, rules, faults"
+    ) in str(info.value)

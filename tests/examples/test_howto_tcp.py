@@ -321,3 +321,96 @@ def test_on_event():
             assert sock.recv(100) == b"hi\n"
         server.wait_until(lambda s: s.connections[0].closed)
     assert seen == ["connect", "out", "eof", "close"]
+
+
+def test_ordered_steps():
+    with sockfix.TCPServer(ordered=True) as server:
+        server.expect(b"STATUS\r\n").respond(b"running\r\n").times(2)  # steps 1 and 2
+        server.expect(b"STATUS\r\n").respond(b"done\r\n")  # step 3
+        server.expect(b"RESULT\r\n").respond(b"42\r\n")  # step 4
+        with (
+            socket.create_connection(server.address, timeout=2) as sock,
+            sock.makefile("rb") as replies,
+        ):
+            for expected in [b"running\r\n", b"running\r\n", b"done\r\n"]:
+                sock.sendall(b"STATUS\r\n")
+                assert replies.readline() == expected
+            sock.sendall(b"RESULT\r\n")
+            assert replies.readline() == b"42\r\n"
+
+
+def test_fail_twice_then_succeed_as_steps():
+    with sockfix.TCPServer(ordered=True) as server:
+        server.expect(b"GET\r\n").reset()  # step 1
+        server.expect(b"GET\r\n").reset()  # step 2
+        server.expect(b"GET\r\n").respond(b"OK\r\n")  # step 3
+
+        answers = []
+        for _ in range(3):  # a client that retries on a new connection
+            with (
+                socket.create_connection(server.address, timeout=2) as sock,
+                sock.makefile("rb") as replies,
+            ):
+                sock.sendall(b"GET\r\n")
+                try:
+                    answers.append(replies.readline())
+                except ConnectionResetError:
+                    answers.append("reset")
+    assert answers == ["reset", "reset", b"OK\r\n"]
+
+
+def test_ordered_failure():
+    server = sockfix.TCPServer(ordered=True).start()
+    server.expect(b"LOGIN\r\n").respond(b"+OK\r\n")
+    server.expect(b"GET\r\n").respond(b"data\r\n")
+    with (
+        socket.create_connection(server.address, timeout=2) as sock,
+        sock.makefile("rb") as replies,
+    ):
+        sock.sendall(b"GET\r\n")  # before LOGIN
+        assert replies.read() == b""  # not the next step: unmatched, the connection closed
+
+    with pytest.raises(sockfix.StrictError) as failure:
+        server.stop()
+    message = str(failure.value)
+    assert "no rule matched message 1: b'GET\\r\\n'" in message
+    assert "ordered: expected step 1 of 2, rule 1: expect(b'LOGIN\\r\\n')" in message
+    assert "was used 0 of 1 times (ordered: every step must be used)" in message
+
+
+def test_max_connections():
+    with sockfix.TCPServer(max_connections=1) as server:
+        server.expect(b"PING\r\n").respond(b"+PONG\r\n")
+        with (
+            socket.create_connection(server.address, timeout=2) as sock,
+            sock.makefile("rb") as replies,
+        ):
+            for _ in range(3):  # three requests, one connection
+                sock.sendall(b"PING\r\n")
+                assert replies.readline() == b"+PONG\r\n"
+    assert len(server.connections) == 1
+
+
+def test_too_many_connections():
+    server = sockfix.TCPServer(max_connections=1).start()
+    server.expect(b"PING\r\n").respond(b"+PONG\r\n")
+    with (
+        socket.create_connection(server.address, timeout=2) as first,
+        first.makefile("rb") as replies,
+    ):
+        first.sendall(b"PING\r\n")
+        assert replies.readline() == b"+PONG\r\n"
+        # A second connection (a pool that opens another) is reset at once: the client sees
+        # ECONNRESET, in connect() or in its first recv().
+        with (
+            pytest.raises(ConnectionResetError),
+            socket.create_connection(server.address, timeout=2) as second,
+        ):
+            second.recv(100)
+
+    with pytest.raises(sockfix.StrictError) as failure:
+        server.stop()
+    assert "connection 2: reset on accept, past max_connections=1" in str(failure.value)
+    events = server.connections[1].events
+    assert [e.kind for e in events] == ["connect", "reset"]
+    assert events[1].note == "max_connections=1"

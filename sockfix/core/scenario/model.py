@@ -1,7 +1,8 @@
 """The scenario model: frozen specs of a scenario file's content, and applying them to a server.
 
 :class:`Scenario` holds a framing, rules (:class:`RuleSpec`), faults (:class:`FaultSpec`), a
-seed, strictness and where to listen; ``server_options()`` and ``apply(server)`` set a server up.
+seed, strictness, ordered steps, a connection limit and where to listen; ``server_options()``
+and ``apply(server)`` set a server up.
 The schema's key names live here too, for the reader and the writer. Pure: no I/O at all.
 """
 
@@ -18,7 +19,18 @@ from sockfix.framing import parse
 
 Ending = Literal["close", "reset", "hang"]
 VERSION = 1
-TOP_KEYS = ("version", "framing", "host", "port", "seed", "strict", "rules", "faults")
+TOP_KEYS = (
+    "version",
+    "framing",
+    "host",
+    "port",
+    "seed",
+    "strict",
+    "ordered",
+    "max_connections",
+    "rules",
+    "faults",
+)
 RULE_KEYS = (
     "on_connect",
     "expect",
@@ -101,7 +113,12 @@ class FaultSpec:
 
 @dataclass(frozen=True)
 class Scenario:
-    """A scenario file's content. ``None`` means "not in the file" (the server's default)."""
+    """A scenario file's content. ``None`` means "not in the file" (the server's default).
+
+    ``ordered`` and ``max_connections`` are the ``TCPServer`` options of the same names: the
+    rules as steps used in file order, and the number of connections served before later ones
+    are reset on accept.
+    """
 
     framing: str = "lines"
     host: str | None = None
@@ -110,17 +127,21 @@ class Scenario:
     strict: bool = True
     rules: tuple[RuleSpec, ...] = ()
     faults: tuple[FaultSpec, ...] = ()
+    ordered: bool = False
+    max_connections: int | None = None
     source: str = field(default="<scenario>", compare=False)
     header: tuple[str, ...] = field(default=(), compare=False)
 
     def server_options(self) -> dict[str, Any]:
-        """Keyword arguments for ``TCPServer(...)``: framing, strict, and host, port and seed
-        when the file sets them."""
+        """Keyword arguments for ``TCPServer(...)``: framing, strict, and host, port, seed,
+        ordered and max_connections when the file sets them."""
         options: dict[str, Any] = {"framing": parse(self.framing), "strict": self.strict}
-        for key in ("host", "port", "seed"):
+        for key in ("host", "port", "seed", "max_connections"):
             value = getattr(self, key)
             if value is not None:
                 options[key] = value
+        if self.ordered:
+            options["ordered"] = True
         return options
 
     def apply(self, server: Scriptable) -> None:

@@ -112,11 +112,32 @@ class _Reader(ValueChecker):
         strict = True
         if "strict" in doc:
             strict = self.boolean(doc["strict"], "strict", "write strict = true or strict = false")
+        ordered = False
+        if "ordered" in doc:
+            fix = "write ordered = true (the rules are steps, used in file order) or drop it"
+            ordered = self.boolean(doc["ordered"], "ordered", fix)
+        max_connections = None
+        if "max_connections" in doc:
+            fix = "write max_connections = N with N >= 1 (drop it for no limit)"
+            max_connections = self.integer(
+                doc["max_connections"], "max_connections", fix, minimum=1
+            )
         rules = tuple(self.rule(t, f"rules[{i}]") for i, t in enumerate(self.tables(doc, "rules")))
         fault_specs = tuple(
             self.fault(t, f"faults[{i}]") for i, t in enumerate(self.tables(doc, "faults"))
         )
-        return Scenario(spec, host, port, seed, strict, rules, fault_specs, source=self.source)
+        return Scenario(
+            framing=spec,
+            host=host,
+            port=port,
+            seed=seed,
+            strict=strict,
+            rules=rules,
+            faults=fault_specs,
+            ordered=ordered,
+            max_connections=max_connections,
+            source=self.source,
+        )
 
     def tables(self, doc: dict[str, Any], key: str) -> list[dict[str, Any]]:
         value = doc.get(key, [])
