@@ -48,6 +48,10 @@ HEAD_END = re.compile(rb"\n\r?\n")
 _TCHAR = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _TCHAR_STR = frozenset(map(chr, _TCHAR))
 _HEX = frozenset(b"0123456789abcdefABCDEF")
+# Whole-field checks in C; the per-byte loops below only run to name the bad byte.
+_TOKEN_RE = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_TARGET_RE = re.compile(rb"[\x21-\x7e]+")
+_VALUE_RE = re.compile(rb"[^\x00-\x08\x0a-\x1f\x7f]*")
 _VERSION = re.compile(rb"HTTP/([0-9])\.([0-9])")
 _OUT_VERSION = re.compile(r"HTTP/[0-9]\.[0-9]")
 _TLS_HANDSHAKE = 0x16
@@ -103,6 +107,21 @@ class Headers(Mapping[str, str]):
             index.setdefault(name.lower(), (name, []))[1].append(value)
         self.pairs = tuple(items)
         self._index = index
+
+    @classmethod
+    def _of(cls, pairs: list[tuple[str, str]]) -> Headers:
+        """Headers of pairs already checked (the parser's): no per-item checks."""
+        self = cls.__new__(cls)
+        index: dict[str, tuple[str, list[str]]] = {}
+        for name, value in pairs:
+            entry = index.get(low := name.lower())
+            if entry is None:
+                index[low] = (name, [value])
+            else:
+                entry[1].append(value)
+        self.pairs = tuple(pairs)
+        self._index = index
+        return self
 
     def __getitem__(self, name: str) -> str:
         if not isinstance(name, str):
@@ -269,7 +288,7 @@ def request_line(line: bytes) -> tuple[str, str, str]:
             "HTTP/1.1 requests",
             505,
         )
-    for i, c in enumerate(target):
+    for i, c in enumerate(b"" if _TARGET_RE.fullmatch(target) else target):
         if not 0x21 <= c <= 0x7E:
             raise BadRequest(
                 f"the request target {short(target)} has the byte {short(bytes([c]))} at byte "
@@ -280,6 +299,8 @@ def request_line(line: bytes) -> tuple[str, str, str]:
 
 def check_method(method: bytes | bytearray, line: bytes | bytearray) -> None:
     """Raise :class:`BadRequest` unless ``method`` (or the start of one) is a token."""
+    if _TOKEN_RE.fullmatch(method):
+        return
     for i, c in enumerate(method):
         if c not in _TCHAR:
             hint = ""
@@ -329,14 +350,14 @@ def _fields(lines: list[bytes], what: str, first: int) -> list[tuple[str, str]]:
             )
         if not name:
             raise BadRequest(f"{what} line {k} {short(line)} has an empty name")
-        for i, c in enumerate(name):
+        for i, c in enumerate(b"" if _TOKEN_RE.fullmatch(name) else name):
             if c not in _TCHAR:
                 raise BadRequest(
                     f"{what} line {k}: the name {short(name)} is not a token: byte {i} is "
                     f"{short(bytes([c]))}"
                 )
         value = value.strip(b" \t")
-        for i, c in enumerate(value):
+        for i, c in enumerate(b"" if _VALUE_RE.fullmatch(value) else value):
             if (c < 0x20 and c != 0x09) or c == 0x7F:
                 raise BadRequest(
                     f"{what} line {k}: the value of {name.decode()!r} has the control byte "
@@ -377,7 +398,7 @@ def parse_head(
     assert p is not None
     lines = _split_lines(data, p, match.start())
     method, target, version = request_line(lines[0])
-    headers = Headers(_fields(lines[1:], "head", 2))
+    headers = Headers._of(_fields(lines[1:], "head", 2))
     return method, target, version, headers, match.end() - start
 
 
@@ -446,7 +467,7 @@ def parse_request(raw: bytes | bytearray, connection: int = 0) -> HTTPRequest:
         )
     method, target, version, headers, head_end = head
     length = body_length(headers)
-    trailers = Headers()
+    trailers = _NO_TRAILERS
     if length is None:
         body, trailers = _dechunk(data, head_end)
     else:
@@ -477,6 +498,9 @@ def parse_request(raw: bytes | bytearray, connection: int = 0) -> HTTPRequest:
         raw=data,
         connection=connection,
     )
+
+
+_NO_TRAILERS = Headers._of([])  # immutable: one for every request without trailers
 
 
 def _dechunk(data: bytes, pos: int) -> tuple[bytes, Headers]:

@@ -10,6 +10,8 @@ server answers 4xx and closes: the scanner never waits forever on garbage and ne
 
 from __future__ import annotations
 
+import re
+
 from sockfix.core.http.codec import (
     HEAD_END,
     MAX_CHUNK_LINE,
@@ -25,6 +27,8 @@ from sockfix.core.http.codec import (
 __all__ = ["RequestScanner", "request_length"]
 
 _CHUNKED = -1
+# A head without either name has no body, whatever else is wrong with it.
+_FRAMING_HEADER = re.compile(rb"(?i)content-length|transfer-encoding")
 _SIZE, _DATA_END, _TRAILERS = range(3)
 
 
@@ -94,6 +98,8 @@ class RequestScanner:
             self._resume = avail
             return None
         head = match.end() - start
+        if not _FRAMING_HEADER.search(buf, start, match.end()):
+            return head  # no Content-Length, no Transfer-Encoding: no body (parse checks it)
         try:
             parsed = parse_head(buf, start)
             assert parsed is not None
