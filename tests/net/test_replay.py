@@ -156,6 +156,40 @@ def test_replay_of_an_http_server_upstream(tmp_path):
     assert server.connections[0].sent.startswith(b"HTTP/1.0 200 OK\r\n")
 
 
+def keep_alive_client(address: tuple[str, int]) -> None:
+    """http.client on one keep-alive connection: a GET, a POST with a body, a GET again."""
+    conn = http.client.HTTPConnection(*address, timeout=5)
+    try:
+        for method, path, body in (
+            ("GET", "/a", None),
+            ("POST", "/b", b"x=1"),
+            ("GET", "/a", None),
+        ):
+            conn.request(method, path, body=body, headers={"Host": "example.test"})
+            response = conn.getresponse()
+            assert response.status == 200
+            assert response.read() == f"{method} {path}".encode()
+    finally:
+        conn.close()
+
+
+def test_replay_of_http_with_the_http_framing_is_one_rule_per_request(tmp_path):
+    path = tmp_path / "http.toml"
+    with sockfix.HTTPServer() as upstream:
+        upstream.expect("GET", "/a").respond(200, text="GET /a")
+        upstream.expect("POST", "/b", body=b"x=1").respond(200, text="POST /b")
+        proxy = record(upstream.address, keep_alive_client, path, framing=sockfix.framing.http())
+    text = path.read_text()
+    assert 'framing = "http"' in text
+    assert text.count("[[rules]]") == 3  # one per request, not one per header line
+    assert 'expect = "POST /b HTTP/1.1\\r\\n' in text
+    assert 'Host: example.test\\r\\n\\r\\nx=1"' in text  # the body is in its request
+    server = replay(path, keep_alive_client)
+    assert_same_traffic(proxy, server)
+    assert len(server.connections) == 1
+    assert [len(c.messages) for c in server.connections] == [3]
+
+
 # ----------------------------------------------------------------------------- sockfix upstream
 
 
