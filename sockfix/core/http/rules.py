@@ -28,6 +28,8 @@ HTTPResponder = Callable[[HTTPRequest], Any]
 """A callable response: ``(request) -> (status, headers, body)``, or the raw response bytes."""
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# A raw response (bytes from a callable) that says it closes: the server closes after it.
+_RAW_CLOSE = re.compile(rb"(?im)^connection:[^\r\n]*\bclose\b")
 _MISSING = object()
 
 
@@ -215,7 +217,8 @@ class RequestMatcher:
         if self._body is not None:
             parts.append(f"body={self._body.text}")
         if json is not _MISSING:
-            parts.append(f"json={short(jsonlib.dumps(json).encode(), 60)[1:]}")
+            shown = repr(json)
+            parts.append(f"json={shown if len(shown) <= 60 else shown[:56] + ' ...'}")
         self.text = ", ".join(parts)
 
     def matches(self, request: Any) -> bool:
@@ -453,6 +456,10 @@ def _name(fn: object) -> str:
     return str(getattr(fn, "__qualname__", "callable"))
 
 
+def _names(pairs: Iterable[tuple[str, str]], name: str) -> bool:
+    return any(k.lower() == name for k, _ in pairs)
+
+
 def _says_close(pairs: Iterable[tuple[str, str]]) -> bool:
     return any(
         k.lower() == "connection" and "close" in v.lower().replace(" ", "").split(",")
@@ -471,6 +478,8 @@ def _encode(
     """One response to ``request``; whether the connection closes after it."""
     if status >= 200:
         closing = closing or not request.keep_alive or transfer == "close" or _says_close(pairs)
+        if request.version == "HTTP/1.0" and not closing and not _names(pairs, "connection"):
+            pairs = [*pairs, ("Connection", "keep-alive")]  # 1.0 closes unless told otherwise
     head = request.method == "HEAD"
     return (
         encode_response(status, pairs, body, transfer=transfer, head=head, close=closing),
@@ -485,7 +494,10 @@ def render_result(
     ``request``: ``(status, headers, body)`` encoded, raw bytes as they are. Raises
     :class:`ResponseError` naming the fix for anything else."""
     if isinstance(result, bytes | bytearray):
-        return [bytes(result)], closing
+        data = bytes(result)
+        head = data.split(b"\r\n\r\n", 1)[0]
+        closing = closing or not request.keep_alive or bool(_RAW_CLOSE.search(head))
+        return [data], closing
     shape = "an HTTP response callable must return (status, headers, body) or the raw bytes"
     if not isinstance(result, tuple) or len(result) != 3:
         raise ResponseError(f"{shape}, got {type(result).__name__} {result!r:.200}")

@@ -11,6 +11,7 @@ The socket layer carries out the actions as for any script: no second executor.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -79,16 +80,18 @@ class HTTPScript(Script):
         # Requests cut but not answered (after a closing response, or while hanging) are
         # requests all the same: parse and list them.
         for message in self.conn.messages[self._parsed :]:
-            try:
+            with contextlib.suppress(BadRequest):  # said in its decoded line
                 self._parse(message)
-            except BadRequest:
-                self.conn.decoded.append("(not a valid HTTP request)")
         return actions
 
     def _parse(self, message: bytes) -> HTTPRequest:
         """``message`` as a request, listed (raises BadRequest, listing nothing)."""
         self._parsed += 1
-        request = parse_request(message, self.conn.number)
+        try:
+            request = parse_request(message, self.conn.number)
+        except BadRequest as exc:
+            self.conn.decoded.append(f"(not a valid HTTP request: {exc})")
+            raise
         self.requests.append(request)
         self.conn.decoded.append(describe_request(request))
         return request
