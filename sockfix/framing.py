@@ -15,6 +15,7 @@ import struct
 from collections.abc import Callable
 
 from sockfix.core.http.scan import RequestScanner, request_length
+from sockfix.core.resp.scan import RESPScanner, value_length
 
 __all__ = [
     "Framer",
@@ -27,6 +28,7 @@ __all__ = [
     "lines",
     "parse",
     "raw",
+    "resp",
 ]
 
 Framing = Callable[[bytes], "int | None"]
@@ -55,8 +57,8 @@ class BuiltinFraming:
 
     def fresh(self) -> BuiltinFraming:
         """The framing to cut one new stream with: ``self`` for a stateless framing; a framing
-        whose ``scan`` keeps its place between reads (:func:`http`) gives a new object, so
-        that each :class:`Framer` (each connection) has its own."""
+        whose ``scan`` keeps its place between reads (:func:`http`, :func:`resp`) gives a new
+        object, so that each :class:`Framer` (each connection) has its own."""
         return self
 
 
@@ -150,6 +152,36 @@ class _HTTPStream(_HTTP):
         return self._scanner.scan(buf, start)
 
 
+class _RESP(BuiltinFraming):
+    """Stateless: calling it, or its ``scan``, rescans the message from its start."""
+
+    __slots__ = ()
+
+    def scan(self, buf: bytes | bytearray, start: int) -> int | None:
+        return value_length(buf, start)
+
+    def fresh(self) -> BuiltinFraming:
+        return _RESPStream()
+
+    def __repr__(self) -> str:
+        return "resp()"
+
+
+class _RESPStream(_RESP):
+    """:func:`resp` for one stream: ``scan`` resumes where the last call stopped."""
+
+    __slots__ = ("_scanner",)
+
+    def __init__(self) -> None:
+        self._scanner = RESPScanner()
+
+    def __call__(self, buffer: bytes) -> int | None:
+        return value_length(buffer, 0)
+
+    def scan(self, buf: bytes | bytearray, start: int) -> int | None:
+        return self._scanner.scan(buf, start)
+
+
 def lines() -> BuiltinFraming:
     """Messages end with ``b"\\n"`` (included): ``b"PING\\r\\n"`` is one message."""
     return _Delimited(b"\n", "lines()")
@@ -215,6 +247,22 @@ def http() -> BuiltinFraming:
     return _HTTP()
 
 
+def resp() -> BuiltinFraming:
+    """One RESP value (a command array) or inline command per message; pipelined commands are
+    split.
+
+    A message is one complete RESP2 or RESP3 value, nested aggregates and attributes included
+    (clients send commands as arrays of bulk strings), or an inline command: a line that does
+    not start with a type byte (``b"PING\\r\\n"``). Empty lines before a message belong to
+    it. Bytes that can never become valid (a bad length, an unknown type byte inside an
+    array, a line over 64 KiB) still end a message, on which
+    :func:`sockfix.core.resp.codec.parse_command` raises ``RESPError``: the framing never
+    waits forever on garbage. Each :class:`Framer` keeps its place in a value, so cutting is
+    linear in the bytes however they are split.
+    """
+    return _RESP()
+
+
 _NAMED: dict[str, Callable[[str], BuiltinFraming]] = {
     "lines": lambda arg: lines(),
     "raw": lambda arg: raw(),
@@ -222,18 +270,20 @@ _NAMED: dict[str, Callable[[str], BuiltinFraming]] = {
     "delimited": lambda arg: delimited(arg.encode().decode("unicode_escape").encode("latin-1")),
     "length_prefixed": lambda arg: length_prefixed(arg or "!I"),
     "http": lambda arg: http(),
+    "resp": lambda arg: resp(),
 }
 
 
 def parse(spec: str) -> BuiltinFraming:
     """Build a built-in framing from text: ``lines``, ``raw``, ``fixed:8``, ``delimited:\\r\\n``,
-    ``length_prefixed:!H``, ``http`` (for the command line and scenario files)."""
+    ``length_prefixed:!H``, ``http``, ``resp`` (for the command line and scenario files)."""
     name, _, arg = spec.partition(":")
     key = name.strip().replace("-", "_")
     if key not in _NAMED:
         raise ValueError(
             f"unknown framing {spec!r}: choose lines, raw, fixed:N, delimited:SEP "
-            "or length_prefixed:FMT; or http for HTTP/1.1 requests"
+            "or length_prefixed:FMT; or http for HTTP/1.1 requests; or resp for Redis "
+            "(RESP) commands"
         )
     if key == "fixed" and not arg:
         raise ValueError(f"framing {spec!r} needs a size after the colon, such as fixed:8")

@@ -33,6 +33,7 @@ from sockfix.framing import (
     lines,
     parse,
     raw,
+    resp,
 )
 from sockfix.net.endpoint import EventListener, ScriptedServer, bind_error, family_of
 from sockfix.net.execute import send_rst
@@ -51,6 +52,7 @@ _FACTORIES: tuple[tuple[object, str], ...] = (
     (length_prefixed, "length_prefixed('!I')"),
     (parse, "parse('lines')"),
     (http, "http()"),
+    (resp, "resp()"),
 )
 _UNMATCHED = ("close", "reset", "ignore")
 _UNMATCHED_HELP = '"close", "reset", "ignore", or the bytes to answer with (e.g. b"ERR\\n")'

@@ -449,7 +449,7 @@ def test_the_parse_error_lists_http() -> None:
         parse("https")
     assert str(info.value) == (
         "unknown framing 'https': choose lines, raw, fixed:N, delimited:SEP "
-        "or length_prefixed:FMT; or http for HTTP/1.1 requests"
+        "or length_prefixed:FMT; or http for HTTP/1.1 requests; or resp for Redis (RESP) commands"
     )
 
 

@@ -9,6 +9,7 @@ from sockfix.core.scenario.model import VERSION, Scenario
 from sockfix.core.scenario.toml import is_text, toml_key, toml_string, toml_value
 from sockfix.framing import (
     _HTTP,
+    _RESP,
     BuiltinFraming,
     Framing,
     _Delimited,
@@ -102,6 +103,8 @@ def framing_spec(framing: Framing) -> str:
         return "length_prefixed" if framing.fmt == "!I" else f"length_prefixed:{framing.fmt}"
     if isinstance(framing, _HTTP):
         return "http"
+    if isinstance(framing, _RESP):
+        return "resp"
     kind = "built-in framing" if isinstance(framing, BuiltinFraming) else "framing"
     raise ScenarioError(
         f"the {kind} {describe(framing)} cannot be written to a scenario file (a scenario is "

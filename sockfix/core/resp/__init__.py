@@ -1,0 +1,1 @@
+"""The Redis (RESP) kit: pure codec, framing scanner, rules and script."""
