@@ -13,9 +13,12 @@ from sockfix.core.http.codec import Headers, HTTPRequest
 from sockfix.core.http.rules import HTTPRule
 from sockfix.core.patterns import ANY
 from sockfix.core.record import Connection, Datagram, Event, ProxyConnection
+from sockfix.core.resp.codec import Error as ErrorReply
+from sockfix.core.resp.rules import RedisRule
 from sockfix.core.rules import Rule
 from sockfix.net.http import HTTPServer
 from sockfix.net.proxy import TCPProxy
+from sockfix.net.redis import RedisServer
 from sockfix.net.tcp import TCPServer
 from sockfix.net.udp import UDPServer
 
@@ -25,6 +28,7 @@ __all__ = [
     "ANY",
     "Connection",
     "Datagram",
+    "ErrorReply",
     "Event",
     "HTTPRequest",
     "HTTPRule",
@@ -32,6 +36,8 @@ __all__ = [
     "Headers",
     "PortInUseError",
     "ProxyConnection",
+    "RedisRule",
+    "RedisServer",
     "Rule",
     "ScenarioError",
     "StrictError",

@@ -16,6 +16,7 @@ import pytest
 from sockfix.core.errors import StrictError
 from sockfix.net.http import HTTPServer
 from sockfix.net.proxy import TCPProxy
+from sockfix.net.redis import RedisServer
 from sockfix.net.runtime import TestSeed, seeded, watch
 from sockfix.net.tcp import TCPServer
 from sockfix.net.udp import UDPServer
@@ -278,6 +279,24 @@ def http_server(make_http_server: Callable[..., HTTPServer]) -> HTTPServer:
     """A started ``sockfix.HTTPServer`` on 127.0.0.1 and an ephemeral port, stopped at
     teardown; ``http_server.url("/path")`` is the URL to point a client at."""
     return make_http_server()
+
+
+@pytest.fixture
+def make_redis_server(request: pytest.FixtureRequest) -> Iterator[Callable[..., RedisServer]]:
+    """A factory: ``make_redis_server(**options)`` returns a started ``sockfix.RedisServer``.
+
+    Takes the keywords of ``RedisServer``; everything it started is stopped at teardown, and a
+    strict server's problems (an unmatched command among them) fail the test.
+    """
+    __tracebackhide__ = True
+    yield from _factory(request, RedisServer)
+
+
+@pytest.fixture
+def redis_server(make_redis_server: Callable[..., RedisServer]) -> RedisServer:
+    """A started ``sockfix.RedisServer`` on 127.0.0.1 and an ephemeral port, stopped at
+    teardown; point redis-py at ``redis_server.url()`` (or its host and port)."""
+    return make_redis_server()
 
 
 @pytest.fixture

@@ -24,9 +24,11 @@ SERVER_FIXTURES = frozenset(
         "tcp_server",
         "udp_server",
         "http_server",
+        "redis_server",
         "make_tcp_server",
         "make_udp_server",
         "make_http_server",
+        "make_redis_server",
         "make_tcp_proxy",
     }
 )
