@@ -100,8 +100,9 @@ class Connection:
         self.events: list[Event] = []
         self.messages: list[bytes] = []
         # What messages read as, decoded by a protocol kit (an HTTP request's line and
-        # headers, a Redis command), for transcripts; empty on plain TCP.
-        self.decoded: list[str] = []
+        # headers, a Redis command), for transcripts; empty on plain TCP. Each item is a str
+        # or an object whose str() is that text (made only when a transcript is shown).
+        self.decoded: list[object] = []
         self.closed = False
         self._in = _Stream()
         self._out = _Stream()

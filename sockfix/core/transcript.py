@@ -176,12 +176,12 @@ def render_connection(conn: Connection, *, limit: int = DEFAULT_LIMIT, color: bo
     return "\n".join(lines)
 
 
-def _decoded_lines(decoded: Sequence[str]) -> list[str]:
+def _decoded_lines(decoded: Sequence[object]) -> list[str]:
     """A kit's decoded messages (``message 1: GET /x HTTP/1.1`` and its headers), the first
     and last few when there are many; the bytes follow in the events."""
     if not decoded:
         return []
-    numbered = list(enumerate(decoded, 1))
+    numbered: list[tuple[int, object]] = list(enumerate(decoded, 1))
     skipped = 0
     if len(numbered) > FIRST_EVENTS + LAST_EVENTS + 1:
         skipped = len(numbered) - FIRST_EVENTS - LAST_EVENTS
@@ -191,7 +191,7 @@ def _decoded_lines(decoded: Sequence[str]) -> list[str]:
         if not number:
             out.append(f"  ... {skipped:,} messages not shown ...")
             continue
-        first, *rest = text.split("\n")
+        first, *rest = str(text).split("\n")
         out.append(f"  message {number}: {first}")
         out += ["    " + line for line in rest]
     return out

@@ -40,6 +40,18 @@ CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _TEXT = [("Content-Type", "text/plain; charset=utf-8")]
 
 
+class _Described:
+    """A request as its transcript lines, made only when a transcript is shown."""
+
+    __slots__ = ("request",)
+
+    def __init__(self, request: HTTPRequest) -> None:
+        self.request = request
+
+    def __str__(self) -> str:
+        return describe_request(self.request)
+
+
 class HTTPScript(Script):
     """Answers one HTTP/1.1 connection from the server's HTTP rules (and an optional handler).
 
@@ -93,7 +105,7 @@ class HTTPScript(Script):
             self.conn.decoded.append(f"(not a valid HTTP request: {exc})")
             raise
         self.requests.append(request)
-        self.conn.decoded.append(describe_request(request))
+        self.conn.decoded.append(_Described(request))
         return request
 
     def _interim(self) -> list[Action]:

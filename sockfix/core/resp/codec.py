@@ -568,6 +568,54 @@ def _hashable(value: object, what: str, p: int, end: int) -> object:
 # -- commands --------------------------------------------------------------------------------------
 
 
+# The shape nearly every client sends: an array of bulk strings, each length canonical. Read
+# with two anchored regexes; anything else (or anything cut short) takes the careful path.
+_ARRAY_HEAD = re.compile(rb"\*([1-9][0-9]{0,8})\r\n")
+_BULK_HEAD = re.compile(rb"\$(0|[1-9][0-9]{0,9})\r\n")
+
+
+def fast_command_length(buf: Buffer, start: int) -> int | None:
+    """The length of the array of bulk strings complete at ``buf[start:]``; None when the
+    bytes there are anything else or not all in (the careful path then decides)."""
+    m = _ARRAY_HEAD.match(buf, start)
+    if m is None:
+        return None
+    bulk = _BULK_HEAD.match
+    end = len(buf)
+    pos = m.end()
+    for _ in range(int(m.group(1))):
+        m = bulk(buf, pos)
+        if m is None:
+            return None
+        pos = m.end() + int(m.group(1))
+        if pos + 2 > end or buf[pos] != 0x0D or buf[pos + 1] != 0x0A:
+            return None
+        pos += 2
+    return pos - start
+
+
+def _fast_command(data: bytes) -> list[bytes] | None:
+    """``parse_command`` of an array of bulk strings that is the whole message, or None."""
+    m = _ARRAY_HEAD.match(data)
+    if m is None:
+        return None
+    bulk = _BULK_HEAD.match
+    end = len(data)
+    pos = m.end()
+    args = []
+    for _ in range(int(m.group(1))):
+        m = bulk(data, pos)
+        if m is None:
+            return None
+        a = m.end()
+        pos = a + int(m.group(1))
+        if pos + 2 > end or data[pos] != 0x0D or data[pos + 1] != 0x0A:
+            return None
+        args.append(data[a:pos])
+        pos += 2
+    return args if pos == end else None
+
+
 def parse_command(message: bytes | bytearray) -> list[bytes]:
     """The arguments of one command, exactly as :func:`sockfix.framing.resp` cut it:
     ``b"*2\\r\\n$3\\r\\nGET\\r\\n$1\\r\\nk\\r\\n"`` is ``[b"GET", b"k"]``; never empty.
@@ -585,6 +633,9 @@ def parse_command(message: bytes | bytearray) -> list[bytes]:
     if not isinstance(message, bytes | bytearray):
         raise TypeError(f"parse_command() takes bytes, got {message!r}")
     data = bytes(message)
+    args = _fast_command(data)
+    if args is not None:
+        return args
     p = skip_empty_lines(data, 0, min(len(data), MAX_LINE))
     if p is None:
         what = "an empty message" if not data else "a message of empty lines"

@@ -35,10 +35,11 @@ class Command:
     args: list[bytes]
     handshake: bool = False
     protocol: int = 2
+    name: str = ""  # the command name, upper case (derived from args when not given)
 
-    @property
-    def name(self) -> str:
-        return self.args[0].decode("latin-1").upper() if self.args else ""
+    def __post_init__(self) -> None:
+        if not self.name and self.args:
+            object.__setattr__(self, "name", self.args[0].decode("latin-1").upper())
 
 
 def _arg_matcher(arg: object, index: int) -> Matcher:
@@ -104,7 +105,12 @@ class CommandMatcher:
         return self._name
 
     def matches(self, subject: Any) -> bool:
-        return self.miss(subject) is None
+        args = subject.args
+        if self._name is None:
+            return not subject.handshake
+        if len(args) != len(self._args) + 1 or subject.name != self._name:
+            return False
+        return all(m.matches(a) for m, a in zip(self._args, args[1:], strict=True))
 
     def miss(self, subject: Any) -> str | None:
         """None when ``subject`` (a :class:`Command`) matches; otherwise what missed."""

@@ -39,6 +39,7 @@ from sockfix.core.resp.codec import (
     RESPError,
     blob_end,
     depth_error,
+    fast_command_length,
     length_line,
     line_end,
     type_error,
@@ -87,6 +88,10 @@ class RESPScanner:
 
     def scan(self, buf: Buffer, start: int) -> int | None:
         """The length of the message at ``buf[start:]``, or None while it is incomplete."""
+        if not self._lead and not self._pos:  # a fresh message: try the common shape first
+            n = fast_command_length(buf, start)
+            if n is not None:
+                return n
         try:
             n = self._scan(buf, start)
         except Incomplete:

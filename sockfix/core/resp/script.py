@@ -70,6 +70,18 @@ def handshake_reply(args: list[bytes], protocol: int, connection: int) -> tuple[
     return "OK", protocol  # SELECT, AUTH
 
 
+class _Described:
+    """A command as its transcript line, made only when a transcript is shown."""
+
+    __slots__ = ("args",)
+
+    def __init__(self, args: list[bytes]) -> None:
+        self.args = args
+
+    def __str__(self) -> str:
+        return describe_command(self.args)
+
+
 class RedisScript(Script):
     """Answers one Redis connection from the server's Redis rules (and an optional handler).
 
@@ -104,9 +116,9 @@ class RedisScript(Script):
             args = parse_command(message)
         except RESPError as exc:
             return self._protocol_error(message, number, exc)
-        self.conn.decoded.append(describe_command(args))
+        self.conn.decoded.append(_Described(args))
         name = args[0].decode("latin-1").upper()
-        command = Command(args, self.handshake and name in HANDSHAKE, self.protocol)
+        command = Command(args, self.handshake and name in HANDSHAKE, self.protocol, name)
         try:
             rule = self.book.claim(command)
         except Exception as exc:  # an expect() predicate raised
@@ -117,7 +129,7 @@ class RedisScript(Script):
             switches = name == "HELLO" and len(args) > 1 and args[1] in (b"2", b"3")
             if switches and not any(a.kind == "error" for a in rule.answers):
                 self.protocol = int(args[1])  # the scripted reply is in the new protocol
-                command = Command(args, command.handshake, self.protocol)
+                command = Command(args, command.handshake, self.protocol, name)
             try:
                 pieces = rule.render(command, message)
             except Exception as exc:
