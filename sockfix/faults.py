@@ -27,6 +27,8 @@ from sockfix.core.faults import Fault as Fault
 from sockfix.core.faults import FaultPlan as FaultPlan
 from sockfix.core.faults import Garbage as Garbage
 from sockfix.core.faults import HalfClose as HalfClose
+from sockfix.core.faults import HandshakeHang as HandshakeHang
+from sockfix.core.faults import HandshakeReset as HandshakeReset
 from sockfix.core.faults import Hang as Hang
 from sockfix.core.faults import Latency as Latency
 from sockfix.core.faults import PlannedFault as PlannedFault
@@ -50,6 +52,8 @@ __all__ = [
     "FaultPlan",
     "Garbage",
     "HalfClose",
+    "HandshakeHang",
+    "HandshakeReset",
     "Hang",
     "Latency",
     "PlannedFault",

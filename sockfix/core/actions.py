@@ -9,7 +9,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-__all__ = ["Action", "Close", "HalfClose", "Hang", "Note", "Reset", "Send", "Wait", "steps"]
+__all__ = [
+    "Action",
+    "Close",
+    "HalfClose",
+    "Hang",
+    "Note",
+    "Reset",
+    "Send",
+    "StartTLS",
+    "Wait",
+    "steps",
+]
 
 
 @dataclass(slots=True)
@@ -91,7 +102,15 @@ class Note:
     text: str
 
 
-Action = Send | Wait | Close | Reset | Hang | HalfClose | Note
+@dataclass(slots=True)
+class StartTLS:
+    """Upgrade the connection to TLS here (after the sends before it), as STARTTLS does: the
+    server's certificate, a server-side handshake, then decrypted bytes both ways."""
+
+    note: str = ""
+
+
+Action = Send | Wait | Close | Reset | Hang | HalfClose | Note | StartTLS
 
 
 def steps(actions: Iterable[Action]) -> Iterator[tuple[float, Action]]:

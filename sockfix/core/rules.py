@@ -54,6 +54,7 @@ _NO_CONNECTION = {
     "reset": f"drop it ({_SILENCE})",
     "hang": _SILENCE,
     "chunked": "give several respond() pieces to send several datagrams",
+    "starttls": "DTLS is not supported; use a TCPServer(tls=True)",
 }
 
 
@@ -132,6 +133,7 @@ class Rule:
         self.chunks: int | tuple[int, ...] | None = None
         self.gap = 0.0
         self.ending: Ending | None = None
+        self.upgrade = False  # .starttls(): TLS after the reply
 
     # -- the builder -------------------------------------------------------------------------
 
@@ -216,6 +218,20 @@ class Rule:
         """After the reply (if any), never answer again; keep reading until the peer or stop()."""
         return self._end("hang")
 
+    @_builder
+    def starttls(self) -> Rule:
+        """After the reply, upgrade the connection to TLS with the server's ``tls=``
+        certificate (SMTP's ``STARTTLS``, IMAP, a Postgres-style ``SSLRequest``). A server
+        with such a rule does not wrap connections at accept: clients start in plain text."""
+        self._connection_only("starttls")
+        if self.ending is not None:
+            raise ValueError(
+                f"rule {self.number} ends with .{self.ending}(): a connection that ends cannot "
+                "then upgrade to TLS; drop one of them"
+            )
+        self.upgrade = True
+        return self
+
     def _connection_only(self, call: str) -> None:
         if self.datagrams:
             raise TypeError(
@@ -224,6 +240,11 @@ class Rule:
 
     def _end(self, ending: Ending) -> Rule:
         self._connection_only(ending)
+        if self.upgrade:
+            raise ValueError(
+                f"rule {self.number} upgrades with .starttls(): a connection that upgrades "
+                f"does not then .{ending}(); drop one of them"
+            )
         if self.ending is not None and self.ending != ending:
             raise ValueError(
                 f"rule {self.number} already ends with .{self.ending}(); "
@@ -274,6 +295,8 @@ class Rule:
             parts.append(f"chunked({chunks}{f', delay={self.gap:g}' if self.gap else ''})")
         if self.ending:
             parts.append(f"{self.ending}()")
+        if self.upgrade:
+            parts.append("starttls()")
         if self.limit is not None:
             parts.append(f"times({self.limit})")
         return ".".join(parts)

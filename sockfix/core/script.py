@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Callable
 from typing import Literal
 
-from sockfix.core.actions import Action, Close, Hang, Reset, Send, Wait
+from sockfix.core.actions import Action, Close, Hang, Reset, Send, StartTLS, Wait
 from sockfix.core.record import Connection
 from sockfix.core.rules import ResponseError, Rule, RuleBook, bad_result
 from sockfix.core.text import hex_rows, short
@@ -49,11 +49,13 @@ class Script:
         # A user framing runs guarded: if it raises, the messages it cut before stay answered.
         # (The guard holds this list, not the script: no reference cycle.)
         self._framing_failures: list[Exception] = []
-        self.framer = Framer(
+        self.framer_source = (
             framing
             if isinstance(framing, BuiltinFraming)
             else _guard(framing, self._framing_failures)
         )
+        self.framer = Framer(self.framer_source)
+        self.upgrading = False  # a STARTTLS is due: the rest of this read is not answered
         self.on_unmatched = on_unmatched
         self.handler = handler
         self.strict = strict
@@ -117,8 +119,16 @@ class Script:
         actions: list[Action] = []
         for number, message in enumerate(messages, first):
             actions += self._on_message(message, number)
-            if self.done or self.hanging:
+            if self.done or self.hanging or self.upgrading:
                 break
+        if self.upgrading:
+            self.upgrading = False
+            skipped = len(messages) - (number - first + 1)
+            if skipped:
+                self.conn.record(
+                    "error",
+                    note=f"{skipped} plain-text messages after STARTTLS were dropped, not answered",
+                )
         return actions
 
     def datagram(self, data: bytes) -> list[Action]:
@@ -216,7 +226,22 @@ class Script:
         elif rule.ending == "hang":
             self.hanging = True
             actions.append(Hang(note))
+        elif rule.upgrade:
+            actions.append(StartTLS(note))
+            self._upgrade()
         return actions
+
+    def _upgrade(self) -> None:
+        """A STARTTLS is due: what the client sent in plain text after the command (in the
+        same read) is not answered, as a careful server must (CVE-2011-0411): recorded, said,
+        and dropped from the framing."""
+        self.upgrading = True
+        left = len(self.framer.pending)
+        if left:
+            self.conn.record(
+                "error", note=f"{left} plain-text bytes after STARTTLS were dropped, not answered"
+            )
+        self.framer = Framer(self.framer_source)
 
     def _failed(self, message: bytes, who: str, exc: Exception) -> list[Action]:
         if isinstance(exc, ResponseError):

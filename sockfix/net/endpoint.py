@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from types import TracebackType
@@ -28,6 +29,7 @@ from sockfix.core.transcript import DEFAULT_LIMIT, render_server
 from sockfix.net import runtime
 from sockfix.net.lifecycle import Lifecycle, Phase
 from sockfix.net.runtime import Changes, announce
+from sockfix.net.tls import TLSMaterial, no_material
 
 __all__ = [
     "Endpoint",
@@ -69,6 +71,9 @@ class Endpoint:
 
     kind = "endpoint"
     transport = "tcp"
+    # A TLS endpoint sets these: its server context, and what sockfix made it from.
+    tls: ssl.SSLContext | None = None
+    _tls_material: TLSMaterial | None = None
 
     def __init__(
         self,
@@ -242,6 +247,23 @@ class Endpoint:
     def __repr__(self) -> str:
         phase = self._life.phase.value
         return f"<sockfix {self._name()} {phase}, {len(self._connections)} connections>"
+
+    # -- TLS ------------------------------------------------
+
+    def client_context(self) -> ssl.SSLContext:
+        """A client-side ``ssl.SSLContext`` that trusts this endpoint's certificate (made with
+        ``tls=True`` or a preset; with ``client_cert=``, it carries a client certificate)."""
+        if self._tls_material is None:
+            raise no_material(self.kind, self.tls)
+        return self._tls_material.client_context()
+
+    @property
+    def ca_path(self) -> str:
+        """The PEM file of the CA that signed this endpoint's certificate (for ``verify=``,
+        ``REQUESTS_CA_BUNDLE``, ``SSL_CERT_FILE``, ``curl --cacert``)."""
+        if self._tls_material is None:
+            raise no_material(self.kind, self.tls)
+        return self._tls_material.ca_path
 
     # -- faults ------------------------------------------------
 

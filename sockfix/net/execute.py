@@ -27,7 +27,17 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
-from sockfix.core.actions import Action, Close, HalfClose, Hang, Note, Reset, Send, steps
+from sockfix.core.actions import (
+    Action,
+    Close,
+    HalfClose,
+    Hang,
+    Note,
+    Reset,
+    Send,
+    StartTLS,
+    steps,
+)
 from sockfix.core.record import Connection
 
 __all__ = [
@@ -177,6 +187,13 @@ class Reader:
             if type(sock) is socket.socket and sock.type == socket.SOCK_STREAM:
                 self._counted = received_bytes(sock) is not None  # the kernel counts too
 
+    def use(self, sock: socket.socket) -> None:
+        """Read from ``sock`` from now on (the same stream, upgraded to TLS by STARTTLS)."""
+        self.sock = sock
+        self._counted = False  # the kernel counts encrypted bytes: wait for readable instead
+        self._poll = select.poll()
+        self._poll.register(sock.fileno(), select.POLLIN)
+
     def read(self) -> bytes | None:
         """The next chunk; None once the stream ended."""
         if self.ended:
@@ -287,6 +304,9 @@ class End(Protocol):
     def absorb(self, data: bytes) -> None:
         """Record ``data`` read during a timed hang (nothing answers it, now or later)."""
 
+    def starttls(self, note: str) -> bool:
+        """Upgrade the stream to TLS (server side) here; False when it could not (recorded)."""
+
 
 class Executor:
     """Carries out actions on one :class:`End`, reading from ``reader`` while it hangs."""
@@ -331,6 +351,10 @@ class Executor:
                     self.muted = True
                     return True
                 if not self._hang_for(action.seconds):  # a stall: then the next action
+                    return False
+            elif kind is StartTLS:
+                assert isinstance(action, StartTLS)
+                if not end.starttls(action.note):
                     return False
             elif kind is HalfClose:
                 self.write_closed = True

@@ -21,6 +21,7 @@ from sockfix.core.script import OnUnmatched, Script
 from sockfix.framing import Framing, http
 from sockfix.net.endpoint import EventListener
 from sockfix.net.tcp import TCPServer
+from sockfix.net.tls import ClientCert
 
 __all__ = ["HTTPServer"]
 
@@ -53,12 +54,13 @@ class HTTPServer(TCPServer):
         handler: HTTPHandler | None = None,
         strict: bool = True,
         on_unmatched: OnUnmatched | None = None,
-        tls: ssl.SSLContext | None = None,
+        tls: bool | str | ssl.SSLContext | None = None,
         seed: int | None = None,
         on_event: EventListener | None = None,
         name: str | None = None,
         ordered: bool = False,
         max_connections: int | None = None,
+        client_cert: ClientCert = None,
         framing: Framing | None = _MISSING,
     ) -> None:
         if framing is not _MISSING:
@@ -81,6 +83,7 @@ class HTTPServer(TCPServer):
             name=name,
             ordered=ordered,
             max_connections=max_connections,
+            client_cert=client_cert,
         )
 
     def _default_framing(self) -> Framing:
@@ -140,6 +143,6 @@ class HTTPServer(TCPServer):
         return list(self._requests)
 
     def _title_details(self) -> str:
-        tls = ", TLS" if self.tls else ""
+        tls = self._tls_text()
         handler = "a handler" if self.handler is not None else "no handler"
         return f", HTTP/1.1{tls}, {handler}"

@@ -14,6 +14,7 @@ import errno
 import os
 import select
 import socket
+import ssl
 import threading
 import time
 
@@ -23,6 +24,7 @@ from sockfix.core.faults.shaping import FaultSet, Shaper
 from sockfix.core.record import Connection, ProxyConnection
 from sockfix.net.execute import Executor, Reader, raw_shutdown, send_rst
 from sockfix.net.lifecycle import Lifecycle
+from sockfix.net.tls import SharedTLSSocket, share, shared_wrap
 
 __all__ = ["Link", "where"]
 
@@ -73,6 +75,10 @@ class _Way:
     def absorb(self, data: bytes) -> None:
         self.src_rec.record_in(data)
 
+    def starttls(self, note: str) -> bool:  # pragma: no cover - a proxy way has no rules
+        self.note(f"{note}: STARTTLS is not carried out by the proxy")
+        return True
+
     def settled(self) -> bool:
         reader = self.reader
         return self.link.closed or (reader is not None and reader.settled())
@@ -91,8 +97,12 @@ class Link:
         faults: FaultSet,
         seed: int,
         life: Lifecycle,
+        tls: ssl.SSLContext | None = None,
+        upstream_tls: ssl.SSLContext | None = None,
     ) -> None:
         self.client = client
+        self.tls = tls  # toward the client (server side)
+        self.upstream_tls = upstream_tls  # toward the upstream (client side)
         self.conn = conn
         self.upstream_address = upstream
         self.connect_timeout = connect_timeout
@@ -132,6 +142,8 @@ class Link:
         """Connect upstream, then pump both ways (downstream on a second thread)."""
         conn = self.conn
         stopping = self.life.stopping
+        if self.tls is not None and not self._client_handshake(self.tls):
+            return
         try:
             up = _connect(self.upstream_address, self.connect_timeout, stopping)
         except OSError as exc:
@@ -146,6 +158,11 @@ class Link:
             return
         up.settimeout(None)
         up.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.upstream_tls is not None:
+            wrapped = self._upstream_handshake(up, self.upstream_tls)
+            if wrapped is None:
+                return
+            up = wrapped
         with self._lock:
             closed = self.closed  # stop() finished this link while we were connecting
             if not closed:
@@ -167,6 +184,54 @@ class Link:
         upstream_way, downstream_way = self._ways
         self.life.threads.start(self._pump, downstream_way, name=f"link {conn.number} downstream")
         self._pump(upstream_way)
+
+    def _client_handshake(self, context: ssl.SSLContext) -> bool:
+        """TLS toward the client (the proxy is the server); False (recorded, closed) if the
+        handshake failed. Wrapped under the lock, handshaken outside it, so that ``abort()``
+        reaches the socket the handshake blocks on."""
+        with self._lock:
+            if self.closed:
+                return False
+            self.client = shared_wrap(context, self.client, server_side=True)
+        try:
+            if self.life.stopping.is_set():
+                raise OSError("proxy stopped")
+            assert isinstance(self.client, SharedTLSSocket)
+            self.client.do_handshake()
+            share(self.client)
+        except (OSError, ValueError) as exc:
+            self._connecting = False
+            stopped = self.life.stopping.is_set()
+            self.conn.record("error", note="proxy stopped" if stopped else f"TLS handshake: {exc}")
+            self.finish()
+            return False
+        return True
+
+    def _upstream_handshake(
+        self, up: socket.socket, context: ssl.SSLContext
+    ) -> SharedTLSSocket | None:
+        """TLS toward the upstream (the proxy is the client), bounded by the connect timeout
+        and woken by ``stop()``; None (recorded, the client reset) if it failed."""
+        host = self.upstream_address[0]
+        wrapped = shared_wrap(context, up, server_side=False, server_hostname=host)
+        with self._lock:
+            if not self.closed:
+                self.upstream = wrapped  # abort() shuts it down: a stop wakes the handshake
+        try:
+            wrapped.settimeout(self.connect_timeout)
+            wrapped.do_handshake()
+            share(wrapped)
+        except (OSError, ValueError) as exc:
+            self._connecting = False
+            if self.life.stopping.is_set():
+                self.conn.upstream.record("close", note="proxy stopped during the TLS handshake")
+                self.finish()
+                return None
+            self.conn.upstream.record("error", note=f"upstream TLS handshake: {exc}")
+            self.conn.record("error", note=f"upstream TLS failed ({exc}); resetting the client")
+            self.finish(reset=self.client)
+            return None
+        return wrapped
 
     def _pump(self, way: _Way) -> None:
         stopping = self.life.stopping

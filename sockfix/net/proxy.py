@@ -10,9 +10,11 @@ half-close (through the faults: ``SlowClose`` delays it).
 
 from __future__ import annotations
 
+import contextlib
 import select
 import selectors
 import socket
+import ssl
 from pathlib import Path
 from typing import Any, Self
 
@@ -22,8 +24,26 @@ from sockfix.core.strict import StrictReport
 from sockfix.framing import Framing, lines
 from sockfix.net.endpoint import Endpoint, EventListener, bind_error, check_host_port, family_of
 from sockfix.net.link import Link, where
+from sockfix.net.tls import ClientCert, resolve_tls, session
 
-__all__ = ["ProxyConnection", "TCPProxy"]  # ProxyConnection is defined in sockfix.core.record
+__all__ = ["ProxyConnection", "TCPProxy"]
+
+
+def _upstream_context(value: object) -> ssl.SSLContext | None:
+    """The client-side context toward the upstream for ``upstream_tls=``."""
+    if value is None or value is False:
+        return None
+    if isinstance(value, ssl.SSLContext):
+        return value
+    if value is True:
+        ctx = ssl.create_default_context()
+        with contextlib.suppress(ImportError):  # a sockfix TLS server upstream is trusted too
+            ctx.load_verify_locations(cafile=session().ca_path)
+        return ctx
+    raise TypeError(
+        "upstream_tls must be True (verify the upstream's certificate with the system's CAs and "
+        f"sockfix's session CA) or a client-side ssl.SSLContext, got {value!r}"
+    )  # ProxyConnection is defined in sockfix.core.record
 
 
 class TCPProxy(Endpoint):
@@ -33,6 +53,10 @@ class TCPProxy(Endpoint):
     ``host="127.0.0.1"``, ``port=0``, ``seed=None``, ``framing=lines()`` (how
     :meth:`save_scenario` cuts requests), ``connect_timeout=5.0``, ``on_event``.
     ``fault(f, direction="upstream" | "downstream" | "both", connections=[...])`` acts live.
+    ``tls=`` (True, a preset, or a server-side ``ssl.SSLContext``) terminates TLS toward the
+    client; ``upstream_tls=`` (True: trust the system's CAs and sockfix's session CA, or a
+    client-side ``ssl.SSLContext``) speaks TLS to the upstream: the recording holds the
+    plaintext of both sides.
     Not strict: a proxy has no script to break.
     """
 
@@ -50,6 +74,9 @@ class TCPProxy(Endpoint):
         connect_timeout: float = 5.0,
         on_event: EventListener | None = None,
         name: str | None = None,
+        tls: bool | str | ssl.SSLContext | None = None,
+        upstream_tls: bool | ssl.SSLContext | None = None,
+        client_cert: ClientCert = None,
     ) -> None:
         if not isinstance(upstream, tuple | list) or len(upstream) != 2:
             raise TypeError(
@@ -59,6 +86,8 @@ class TCPProxy(Endpoint):
         up_host, up_port = check_host_port(upstream[0], upstream[1])
         self.upstream: tuple[str, int] = (up_host, up_port)
         self.framing: Framing = framing if framing is not None else lines()
+        self.tls, self._tls_material = resolve_tls(tls, client_cert)
+        self.upstream_tls = _upstream_context(upstream_tls)
         self.connect_timeout = float(connect_timeout)
         self._links: list[Link] = []
         self._accepting = False  # the accept loop is handing a connection over
@@ -163,6 +192,8 @@ class TCPProxy(Endpoint):
                 faults=self._faults,
                 seed=self.seed,
                 life=life,
+                tls=self.tls,
+                upstream_tls=self.upstream_tls,
             )
             self._links.append(link)
         conn.record("connect", note=f"from {peer[0]}:{peer[1]}")
@@ -186,7 +217,9 @@ class TCPProxy(Endpoint):
         return [c for c in self._connections if isinstance(c, ProxyConnection)]
 
     def _title_details(self) -> str:
-        return f", upstream {where(self.upstream)}"
+        tls = ", TLS" if self.tls is not None else ""
+        up_tls = " (TLS)" if self.upstream_tls is not None else ""
+        return f"{tls}, upstream {where(self.upstream)}{up_tls}"
 
     def save_scenario(self, path: str | Path) -> Path:
         """Write what the proxy saw as a scenario file that a fake server replays.

@@ -17,6 +17,7 @@ from sockfix.core.script import OnUnmatched, Script
 from sockfix.framing import Framing, resp
 from sockfix.net.endpoint import EventListener
 from sockfix.net.tcp import TCPServer
+from sockfix.net.tls import ClientCert
 
 __all__ = ["RedisServer"]
 
@@ -50,12 +51,13 @@ class RedisServer(TCPServer):
         handler: RedisHandler | None = None,
         strict: bool = True,
         on_unmatched: OnUnmatched | None = None,
-        tls: ssl.SSLContext | None = None,
+        tls: bool | str | ssl.SSLContext | None = None,
         seed: int | None = None,
         on_event: EventListener | None = None,
         name: str | None = None,
         ordered: bool = False,
         max_connections: int | None = None,
+        client_cert: ClientCert = None,
         framing: Framing | None = _MISSING,
     ) -> None:
         if framing is not _MISSING:
@@ -82,6 +84,7 @@ class RedisServer(TCPServer):
             name=name,
             ordered=ordered,
             max_connections=max_connections,
+            client_cert=client_cert,
         )
 
     def _default_framing(self) -> Framing:
@@ -132,7 +135,7 @@ class RedisServer(TCPServer):
         return f"{scheme}://{host}:{self.port}/{db}"
 
     def _title_details(self) -> str:
-        tls = ", TLS" if self.tls else ""
+        tls = self._tls_text()
         handler = "a handler" if self.handler is not None else "no handler"
         shake = "" if self.handshake else ", handshake=False"
         return f", RESP{tls}{shake}, {handler}"

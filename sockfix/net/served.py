@@ -8,7 +8,7 @@ import socket
 import ssl
 import threading
 
-from sockfix.core.actions import Send
+from sockfix.core.actions import Action, Note, Reset, Send
 from sockfix.core.faults.shaping import Shaper
 from sockfix.core.record import Connection
 from sockfix.core.script import Script
@@ -32,13 +32,15 @@ class Served:
         script: Script,
         shaper: Shaper,
         tls: ssl.SSLContext | None,
+        upgrade: ssl.SSLContext | None = None,
     ) -> None:
         self.sock = sock
         self.rec = rec
         self.stopping = stopping
         self.script = script
         self.shaper = shaper
-        self._tls = tls
+        self._tls = tls  # wrapped at accept
+        self._upgrade = upgrade  # wrapped by a .starttls() rule
         self._lock = threading.Lock()
         self._open = True
         self.reader: Reader | None = None
@@ -84,6 +86,26 @@ class Served:
         finally:
             script.hanging = hanging
 
+    def starttls(self, note: str) -> bool:
+        context = self._upgrade
+        if context is None:
+            self.rec.record(
+                "error", note=f"{note}: .starttls() on a server without tls=: pass tls=True"
+            )
+            self.script.problems.append(
+                f"connection {self.rec.number}: {note} has .starttls() but the server has no "
+                "TLS certificate: pass tls=True (or an ssl.SSLContext); the connection was closed"
+            )
+            self.close("no TLS for .starttls()")
+            return False
+        if not self._handshake(context):
+            self.close("")
+            return False
+        reader = self.reader
+        if reader is not None:
+            reader.use(self.sock)
+        return True
+
     # -- called from other threads ---------------------------------------------------------
 
     def abort(self) -> None:
@@ -105,9 +127,15 @@ class Served:
     def run(self) -> None:
         script = self.script
         try:
-            if self._tls is not None and not self._handshake(self._tls):
-                return
+            if self._tls is not None:
+                faulted = self.shaper.on_handshake()
+                if faulted:
+                    self._handshake_fault(faulted)
+                    return
+                if not self._handshake(self._tls):
+                    return
             reader = Reader(self.sock, self.rec, self.stopping, self.over)
+            self.reader = reader  # a STARTTLS in the greeting switches what it reads
             executor = Executor(self, self.stopping, reader)
             shaper = self.shaper
             if not executor.run(shaper.on_connect()):
@@ -156,6 +184,27 @@ class Served:
             self.rec.record("error", note=note)
             return False
         return True
+
+    def _handshake_fault(self, actions: list[Action]) -> None:
+        """A handshake fault instead of the handshake: its notes, then, once the client's
+        first bytes (its ClientHello) have come, a reset, or silence until the client or
+        ``stop()`` ends it. What came is recorded as ``"fault"`` events: it is the TLS
+        handshake, not application bytes, so ``received`` stays empty."""
+        reader = Reader(self.sock, self.rec, self.stopping, self.over)
+        self.reader = reader
+        for action in actions:
+            if isinstance(action, Note):
+                self.note(action.text)
+        hello = reader.read()
+        if hello is not None:
+            self.rec.record("fault", hello, f"TLS ClientHello ({len(hello)} bytes), not answered")
+        if any(isinstance(a, Reset) for a in actions):
+            self.reset("fault")
+            return
+        while hello is not None and (more := reader.read()) is not None:
+            self.rec.record("fault", more, f"TLS handshake bytes ({len(more)}), not answered")
+        if reader.ended == "reset":
+            self._drop()
 
     def _drop(self) -> None:
         """The peer reset the connection: close our socket without a FIN or a close event."""

@@ -38,6 +38,7 @@ from sockfix.framing import (
 from sockfix.net.endpoint import EventListener, ScriptedServer, bind_error, family_of
 from sockfix.net.execute import send_rst
 from sockfix.net.served import Served
+from sockfix.net.tls import ClientCert, resolve_tls
 
 __all__ = ["TCPServer"]
 
@@ -132,7 +133,13 @@ class TCPServer(ScriptedServer):
     - ``on_unmatched=None``: what a message that no rule or handler answers gets: ``"close"``
       (a FIN after the replies already due), ``"reset"`` (a RST), ``"ignore"`` (nothing; keep
       reading) or bytes (sent as the answer). None is ``"close"`` when strict, else ``"ignore"``.
-    - ``tls=``: an ``ssl.SSLContext`` (server side); rules and recordings see the decrypted bytes.
+    - ``tls=``: ``True`` (a throwaway CA shared by the session and a certificate for
+      ``localhost``, ``127.0.0.1`` and ``::1``: see ``client_context()`` and ``ca_path``), a
+      preset that a correct client refuses (``"expired"``, ``"not-yet-valid"``,
+      ``"wrong-host"``, ``"self-signed"``, ``"unknown-ca"``), or an ``ssl.SSLContext`` (server
+      side) of your own. Rules and recordings see the decrypted bytes.
+    - ``client_cert=None``: ``"required"`` (or ``"optional"``) asks clients for a certificate
+      (mutual TLS); ``client_context()`` then carries one.
     - ``seed=None``: the seed of every random choice faults make; None picks one (shown in the
       transcript and the failure report; under pytest it derives from the test's seed, which
       ``--sockfix-seed`` sets).
@@ -158,12 +165,13 @@ class TCPServer(ScriptedServer):
         handler: Handler | None = None,
         strict: bool = True,
         on_unmatched: OnUnmatched | None = None,
-        tls: ssl.SSLContext | None = None,
+        tls: bool | str | ssl.SSLContext | None = None,
         seed: int | None = None,
         on_event: EventListener | None = None,
         name: str | None = None,
         ordered: bool = False,
         max_connections: int | None = None,
+        client_cert: ClientCert = None,
     ) -> None:
         if framing is None:
             framing = self._default_framing()
@@ -184,11 +192,9 @@ class TCPServer(ScriptedServer):
             raise TypeError(
                 f"handler must be a callable (message) -> bytes | None, got {handler!r}"
             )
-        if tls is not None and not isinstance(tls, ssl.SSLContext):
-            raise TypeError(f"tls must be an ssl.SSLContext (server side), got {tls!r}")
+        self.tls, self._tls_material = resolve_tls(tls, client_cert)
         self.framing = framing
         self.handler = handler
-        self.tls = tls
         self._served: list[Served] = []
         self._listener: _Listener | None = None
         self._accept_thread: threading.Thread | None = None
@@ -290,7 +296,11 @@ class TCPServer(ScriptedServer):
             if self.max_connections is None or conn.number <= self.max_connections:
                 script = self._make_script(conn)
                 shaper = Shaper(self._faults, self.seed, conn.number, "downstream")
-                served = Served(sock, conn, life.stopping, script, shaper, self.tls)
+                # A server with a .starttls() rule wraps later, when the rule says so.
+                book = self._book
+                upgrades = any(r.upgrade for r in (*book.greetings, *book.rules))
+                accept_tls = None if upgrades else self.tls
+                served = Served(sock, conn, life.stopping, script, shaper, accept_tls, self.tls)
                 self._served.append(served)
         if served is None:
             self._over_limit(sock, conn, peer)
@@ -387,5 +397,12 @@ class TCPServer(ScriptedServer):
         return int(self._listener.server_address[1])
 
     def _title_details(self) -> str:
-        tls = ", TLS" if self.tls else ""
-        return f", framing {describe(self.framing)}{tls}, {handler_text(self.handler)}"
+        return f", framing {describe(self.framing)}{self._tls_text()}, {handler_text(self.handler)}"
+
+    def _tls_text(self) -> str:
+        material = self._tls_material
+        if self.tls is None:
+            return ""
+        if material is None or material.preset == "valid":
+            return ", TLS"
+        return f", TLS {material.preset!r}"

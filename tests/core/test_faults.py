@@ -52,6 +52,7 @@ def test_registry_names():
     assert set(REGISTRY) == {
         "latency", "chunked", "bandwidth", "slow_close", "reset", "close", "truncate",
         "half_close", "hang", "timeout", "corrupt", "garbage", "drop", "duplicate", "reorder",
+        "handshake_hang", "handshake_reset",
     }  # fmt: skip
     for name, cls in REGISTRY.items():
         assert cls.name == name
@@ -615,4 +616,5 @@ def test_transports():
     tcp = {name for name, cls in REGISTRY.items() if "tcp" in cls.transports}
     assert udp == {"latency", "corrupt", "drop", "duplicate", "reorder"}
     assert {"drop", "duplicate", "reorder"}.isdisjoint(tcp)
-    assert len(tcp) == 12
+    assert len(tcp) == 14
+    assert {n for n in tcp if REGISTRY[n].tls_only} == {"handshake_hang", "handshake_reset"}

@@ -128,10 +128,20 @@ def test_bad_host(host: object) -> None:
         sockfix.TCPServer(host=host)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("tls", ["cert.pem", True, object()])
+@pytest.mark.parametrize("tls", [object(), 1, b"cert.pem"])
 def test_bad_tls(tls: object) -> None:
-    with pytest.raises(TypeError, match=r"tls must be an ssl\.SSLContext"):
+    with pytest.raises(
+        TypeError, match=r"tls must be True, a preset \(expired, .*\) or an ssl\.SSLContext"
+    ):
         sockfix.TCPServer(tls=tls)  # type: ignore[arg-type]
+
+
+def test_a_tls_str_that_is_no_preset_names_the_presets() -> None:
+    with pytest.raises(
+        ValueError,
+        match=r"tls='cert.pem' is not a preset: choose True, one of expired, not-yet-valid",
+    ):
+        sockfix.TCPServer(tls="cert.pem")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("seed", ["1", 1.5, True])

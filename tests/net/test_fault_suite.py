@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import time
 from dataclasses import MISSING, fields
 
@@ -48,12 +49,13 @@ def example(name: str, *, seconds: float = 0.05, **kwargs: object) -> Fault:
     return cls(*args, **kwargs)
 
 
-TCP = sorted(n for n, c in REGISTRY.items() if "tcp" in c.transports)
+TCP = sorted(n for n, c in REGISTRY.items() if "tcp" in c.transports and not c.tls_only)
+TLS = sorted(n for n, c in REGISTRY.items() if c.tls_only)  # run on a tls=True server
 UDP = sorted(n for n, c in REGISTRY.items() if "udp" in c.transports)
 
 
 def test_every_registered_fault_is_in_the_suite():
-    assert set(TCP) | set(UDP) == set(REGISTRY)
+    assert set(TCP) | set(TLS) | set(UDP) == set(REGISTRY)
     for name in REGISTRY:
         assert example(name).probability == 1.0
 
@@ -154,6 +156,88 @@ def test_tcp_stop_is_prompt_while_the_fault_acts(name):
     finally:
         server.stop()
     check_nothing_lost(server.connections[0])
+
+
+# -- TLS handshake faults -----------------------------------------------------------------------
+
+
+def tls_client(server: sockfix.TCPServer) -> bytes:
+    """A TLS client trusting the server: handshake, one request, read until EOF, a reset, or
+    a quiet CLIENT_TIMEOUT (a handshake fault fails the handshake: nothing is read)."""
+    out = bytearray()
+    try:
+        raw = socket.create_connection(server.address, timeout=CLIENT_TIMEOUT)
+        with server.client_context().wrap_socket(raw, server_hostname="localhost") as sock:
+            sock.sendall(b"GET\n")
+            for _ in range(10_000):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+    except (ConnectionError, TimeoutError, ssl.SSLError):
+        pass
+    return bytes(out)
+
+
+def tls_run(fault: Fault, seed: int, clients: int = 2) -> tuple[list[bytes], sockfix.TCPServer]:
+    server = sockfix.TCPServer(seed=seed, tls=True).start()
+    try:
+        server.expect(b"GET\n").respond(REPLY).close()
+        server.fault(fault)
+        got = [tls_client(server) for _ in range(clients)]
+        server.wait_for_connections(clients)
+    finally:
+        server.stop()
+    return got, server
+
+
+@pytest.mark.parametrize("name", TLS)
+def test_tls_fault_is_recorded_and_nothing_is_lost(name):
+    fault = example(name)
+    got, server = tls_run(fault, seed=7)
+    for conn, client_got in zip(server.connections, got, strict=True):
+        notes = [e.note for e in conn.events if e.kind == "fault"]
+        assert notes[0] == f"{fault!r}: " + (
+            "TLS handshake reset" if "reset" in name else "TLS handshake left unanswered"
+        )
+        assert notes[1].startswith("TLS ClientHello (")
+        check_nothing_lost(conn)
+        assert client_got == conn.sent == conn.received == b""
+        assert conn.closed
+
+
+@pytest.mark.parametrize("name", TLS)
+def test_tls_fault_with_probability_zero_is_a_no_op(name):
+    got, server = tls_run(example(name, probability=0), seed=7)
+    assert got == [REPLY, REPLY]
+    for conn in server.connections:
+        assert "fault" not in [e.kind for e in conn.events]
+
+
+@pytest.mark.parametrize("name", TLS)
+def test_tls_fault_is_a_no_op_without_tls(name):
+    got, server = tcp_run(example(name), seed=7)
+    assert got == [REPLY, REPLY]
+
+
+@pytest.mark.parametrize("name", TLS)
+def test_tls_stop_is_prompt_while_the_fault_acts(name):
+    server = sockfix.TCPServer(strict=False, tls=True).start()
+    try:
+        server.fault(example(name))
+        raw = socket.create_connection(server.address, timeout=5)
+        ctx = server.client_context()
+        with raw, contextlib.suppress(ConnectionError, ssl.SSLError, TimeoutError):
+            raw.settimeout(0.2)  # a hung handshake ends here, on the client's side
+            ctx.wrap_socket(
+                raw, server_hostname="localhost", do_handshake_on_connect=False
+            ).do_handshake()
+        server.wait_until(lambda s: any(e.kind == "fault" for c in s.connections for e in c.events))
+        t0 = time.perf_counter()
+        server.stop()
+        assert time.perf_counter() - t0 < STOP_LIMIT
+    finally:
+        server.stop()
 
 
 # -- UDP --------------------------------------------------------------------------------------

@@ -140,4 +140,4 @@ def test_stop_with_connected_tls_client_is_prompt(
 
 def test_tls_rejects_a_non_context() -> None:
     with pytest.raises(TypeError, match=r"ssl\.SSLContext"):
-        sockfix.TCPServer(tls="cert.pem")  # type: ignore[arg-type]
+        sockfix.TCPServer(tls=b"cert.pem")  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 
 - :mod:`.base`: :class:`Fault`, its per-connection :class:`State`, the registry, ``Direction``.
 - :mod:`.catalogue`: every fault (``Latency``, ``Reset``, ``Reorder``...), registered by name.
+- :mod:`.handshake`: the TLS handshake's faults (``HandshakeHang``, ``HandshakeReset``).
 - :mod:`.plan`: :class:`FaultPlan` and :class:`PlannedFault`, schedules of faults as values.
 - :mod:`.shaping`: the faults attached to an endpoint (:class:`FaultSet`) and the per-connection,
   per-direction :class:`Shaper` that turns actions into shaped actions.
@@ -33,5 +34,7 @@ from sockfix.core.faults.catalogue import SlowClose as SlowClose
 from sockfix.core.faults.catalogue import Timeout as Timeout
 from sockfix.core.faults.catalogue import Truncate as Truncate
 from sockfix.core.faults.catalogue import build as build
+from sockfix.core.faults.handshake import HandshakeHang as HandshakeHang
+from sockfix.core.faults.handshake import HandshakeReset as HandshakeReset
 from sockfix.core.faults.plan import FaultPlan as FaultPlan
 from sockfix.core.faults.plan import PlannedFault as PlannedFault

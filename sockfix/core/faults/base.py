@@ -73,6 +73,7 @@ class Fault:
     name: ClassVar[str] = ""
     transports: ClassVar[frozenset[str]] = frozenset({"tcp"})
     per_connection: ClassVar[bool] = False
+    tls_only: ClassVar[bool] = False  # acts on a TLS handshake only (a no-op without TLS)
 
     probability: float = field(default=1.0, kw_only=True)
 
@@ -98,6 +99,10 @@ class Fault:
 
     def on_connect(self, rng: random.Random, state: State) -> list[Action]:
         """Steps as the connection opens (before any greeting)."""
+        return []
+
+    def on_handshake(self, rng: random.Random, state: State) -> list[Action]:
+        """Steps instead of a TLS server's handshake (``[]``: handshake as usual)."""
         return []
 
     def shape(self, send: Send, rng: random.Random, state: State) -> list[Action]:

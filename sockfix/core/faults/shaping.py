@@ -225,6 +225,17 @@ class Shaper:
                 out += a.fault.on_connect(rng, state)
         return out
 
+    def on_handshake(self) -> list[Action]:
+        """Steps of the faults that replace a TLS handshake (``HandshakeHang``,
+        ``HandshakeReset``); ``[]`` when it goes as usual."""
+        out: list[Action] = []
+        if not self._faults.attached:
+            return out
+        for a in self._covering():
+            rng, state = self._state(a)
+            out += a.fault.on_handshake(rng, state)
+        return out
+
     def shape(self, actions: list[Action]) -> list[Action]:
         """``actions`` with every current fault applied, in the order they were added; faults
         attached since the last call start first (see :meth:`on_connect`)."""
