@@ -239,8 +239,12 @@ class Endpoint:
         """``(host, port)``, ready for ``socket.create_connection`` or ``sendto``."""
         return (self._host, self.port)
 
+    def _where(self) -> str:
+        """Where it listens, as shown in titles and errors."""
+        return f"{self._host}:{self.port}"
+
     def _name(self) -> str:
-        where = f"{self._host}:{self.port}" if self._bound_port() is not None else "(not started)"
+        where = self._where() if self._bound_port() is not None else "(not started)"
         named = f" {self.name!r}" if self.name is not None else ""
         return f"{self.kind}{named} {where}"
 

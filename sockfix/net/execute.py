@@ -72,11 +72,26 @@ _LINGER_ZERO = struct.pack("ii", 1, 0)
 raw_shutdown = socket.socket.shutdown  # SSLSocket.shutdown would drop its SSL state mid-read
 
 
-def send_rst(sock: socket.socket) -> None:
-    """Close ``sock`` with a RST instead of a FIN (SO_LINGER on, timeout 0)."""
+def send_rst(sock: socket.socket) -> str:
+    """Close ``sock`` with a RST instead of a FIN (SO_LINGER on, timeout 0).
+
+    Returns ``""`` when the peer sees a reset. A Unix socket has no RST: closing it resets the
+    peer (ECONNRESET) only when bytes it sent are still unread here, else the peer sees a
+    plain EOF; the returned text says which, for the event's note.
+    """
+    if sock.family == socket.AF_UNIX:
+        try:
+            unread = pending_bytes(sock)
+        except (OSError, ValueError):
+            unread = 0
+        sock.close()
+        if unread:
+            return f"a Unix socket, closed with {unread} bytes unread: the peer sees ECONNRESET"
+        return "a Unix socket has no RST and nothing was unread: closed, the peer sees EOF"
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ZERO)
     sock.close()
+    return ""
 
 
 def send_recorded(

@@ -11,6 +11,7 @@ import re
 import ssl
 from collections.abc import Callable
 from typing import Any, cast
+from urllib.parse import quote
 
 from sockfix.core.http.codec import HTTPRequest
 from sockfix.core.http.rules import HTTPRule, RequestMatcher
@@ -22,6 +23,7 @@ from sockfix.framing import Framing, http
 from sockfix.net.endpoint import EventListener
 from sockfix.net.tcp import TCPServer
 from sockfix.net.tls import ClientCert
+from sockfix.net.unix import UnixPath
 
 __all__ = ["HTTPServer"]
 
@@ -61,6 +63,7 @@ class HTTPServer(TCPServer):
         ordered: bool = False,
         max_connections: int | None = None,
         client_cert: ClientCert = None,
+        unix: bool | UnixPath | None = None,
         framing: Framing | None = _MISSING,
     ) -> None:
         if framing is not _MISSING:
@@ -84,6 +87,7 @@ class HTTPServer(TCPServer):
             ordered=ordered,
             max_connections=max_connections,
             client_cert=client_cert,
+            unix=unix,
         )
 
     def _default_framing(self) -> Framing:
@@ -128,13 +132,15 @@ class HTTPServer(TCPServer):
 
     def url(self, path: str = "/") -> str:
         """The URL of ``path`` on this server: ``http://127.0.0.1:PORT/path`` (``[::1]`` for
-        IPv6; ``https`` with ``tls=``)."""
+        IPv6; ``https`` with ``tls=``; ``http+unix://%2Ftmp%2F...%2Fs/path`` on a Unix socket)."""
         if not isinstance(path, str):
             raise TypeError(f"url() takes the path as a str such as '/users/1', got {path!r}")
         if not path.startswith("/"):
             raise ValueError(f"url({path!r}): a path starts with '/': write url({'/' + path!r})")
-        host = f"[{self.host}]" if ":" in self.host else self.host
         scheme = "https" if self.tls is not None else "http"
+        if self._unix_wanted:  # the requests-unixsocket / httpie form: the path, %-encoded
+            return f"{scheme}+unix://{quote(self.path, safe='')}{path}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{scheme}://{host}:{self.port}{path}"
 
     @property

@@ -157,7 +157,8 @@ class Link:
             self.finish(reset=self.client)
             return
         up.settimeout(None)
-        up.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if up.family != socket.AF_UNIX:
+            up.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.upstream_tls is not None:
             wrapped = self._upstream_handshake(up, self.upstream_tls)
             if wrapped is None:
@@ -212,7 +213,7 @@ class Link:
     ) -> SharedTLSSocket | None:
         """TLS toward the upstream (the proxy is the client), bounded by the connect timeout
         and woken by ``stop()``; None (recorded, the client reset) if it failed."""
-        host = self.upstream_address[0]
+        host = self.upstream_address[0] if self.upstream_address[1] else "localhost"
         wrapped = shared_wrap(context, up, server_side=False, server_hostname=host)
         with self._lock:
             if not self.closed:
@@ -287,8 +288,11 @@ class Link:
                 # the reader and sends nothing, then the close with SO_LINGER 0 sends the RST.
                 with contextlib.suppress(OSError):
                     raw_shutdown(s, socket.SHUT_RD)
-                send_rst(s)
-                rec.record("reset", note="by proxy")
+                unix = send_rst(s)
+                if unix.endswith("EOF"):
+                    rec.record("close", note=f"by proxy: {unix}")
+                else:
+                    rec.record("reset", note=f"by proxy; {unix}" if unix else "by proxy")
             else:
                 with contextlib.suppress(OSError):
                     raw_shutdown(s, socket.SHUT_RDWR)
@@ -299,13 +303,17 @@ class Link:
 def _connect(address: tuple[str, int], timeout: float, stopping: threading.Event) -> socket.socket:
     """Connect without blocking ``stop()``: a non-blocking connect, watched in short steps."""
     last: OSError | None = None
-    for family, kind, proto, _, addr in socket.getaddrinfo(*address, type=socket.SOCK_STREAM):
+    if address[1] == 0 and address[0].startswith(("/", ".")):  # a Unix socket path
+        targets = [(socket.AF_UNIX, socket.SOCK_STREAM, 0, "", address[0])]
+    else:
+        targets = socket.getaddrinfo(*address, type=socket.SOCK_STREAM)  # type: ignore[assignment]
+    for family, kind, proto, _, addr in targets:
         sock = socket.socket(family, kind, proto)
         try:
             sock.setblocking(False)
             err = sock.connect_ex(addr)
             deadline = time.monotonic() + timeout
-            while err in (errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK):
+            while err in (errno.EINPROGRESS, errno.EALREADY, errno.EWOULDBLOCK, errno.EAGAIN):
                 if stopping.is_set():
                     raise OSError(errno.ECANCELED, "the proxy is stopping")
                 left = deadline - time.monotonic()
@@ -325,4 +333,5 @@ def _connect(address: tuple[str, int], timeout: float, stopping: threading.Event
 
 
 def where(address: tuple[str, int]) -> str:
-    return f"{address[0]}:{address[1]}"
+    """``host:port``, or ``unix:PATH`` for a Unix socket upstream (port 0)."""
+    return f"unix:{address[0]}" if address[1] == 0 else f"{address[0]}:{address[1]}"

@@ -11,6 +11,7 @@ half-close (through the faults: ``SlowClose`` delays it).
 from __future__ import annotations
 
 import contextlib
+import os
 import select
 import selectors
 import socket
@@ -25,6 +26,7 @@ from sockfix.framing import Framing, lines
 from sockfix.net.endpoint import Endpoint, EventListener, bind_error, check_host_port, family_of
 from sockfix.net.link import Link, where
 from sockfix.net.tls import ClientCert, resolve_tls, session
+from sockfix.net.unix import SUN_PATH_MAX
 
 __all__ = ["ProxyConnection", "TCPProxy"]
 
@@ -49,7 +51,9 @@ def _upstream_context(value: object) -> ssl.SSLContext | None:
 class TCPProxy(Endpoint):
     """A recording, fault-injecting TCP proxy on loopback in front of ``upstream``.
 
-    ``TCPProxy(upstream=("127.0.0.1", 6379))``: point the client at ``proxy.address``. Options:
+    ``TCPProxy(upstream=("127.0.0.1", 6379))``: point the client at ``proxy.address``; a str
+    upstream is a Unix socket path (``TCPProxy(upstream="/run/app.sock")``: TCP in front, the
+    socket file behind). Options:
     ``host="127.0.0.1"``, ``port=0``, ``seed=None``, ``framing=lines()`` (how
     :meth:`save_scenario` cuts requests), ``connect_timeout=5.0``, ``on_event``.
     ``fault(f, direction="upstream" | "downstream" | "both", connections=[...])`` acts live.
@@ -66,7 +70,7 @@ class TCPProxy(Endpoint):
     def __init__(
         self,
         *,
-        upstream: tuple[str, int],
+        upstream: tuple[str, int] | str | os.PathLike[str],
         host: str = "127.0.0.1",
         port: int = 0,
         seed: int | None = None,
@@ -78,13 +82,33 @@ class TCPProxy(Endpoint):
         upstream_tls: bool | ssl.SSLContext | None = None,
         client_cert: ClientCert = None,
     ) -> None:
-        if not isinstance(upstream, tuple | list) or len(upstream) != 2:
+        if isinstance(upstream, str | os.PathLike):  # a Unix socket path: (path, 0) inside
+            path = os.fspath(upstream)
+            host, _, port = path.rpartition(":")
+            if host and port.isdecimal() and "/" not in path:
+                raise TypeError(
+                    f"upstream={path!r} looks like host:port: pass a pair, upstream="
+                    f"({host.strip('[]')!r}, {int(port)}); a str upstream is a Unix socket path"
+                )
+            if not path.startswith(("/", ".")):
+                path = os.path.join(".", path)
+            size = len(os.fsencode(path))
+            if size >= SUN_PATH_MAX:
+                raise ValueError(
+                    f"upstream={path!r} is {size} bytes: a Unix socket path must be under "
+                    f"{SUN_PATH_MAX} bytes on this platform"
+                )
+            self.upstream: tuple[str, int] = (path, 0)
+        elif not isinstance(upstream, tuple | list) or len(upstream) != 2:
             raise TypeError(
-                "upstream must be a (host, port) pair such as ('127.0.0.1', 6379), "
-                f"got {upstream!r}"
+                "upstream must be a (host, port) pair such as ('127.0.0.1', 6379), or a Unix "
+                f"socket path (a str), got {upstream!r}"
             )
-        up_host, up_port = check_host_port(upstream[0], upstream[1])
-        self.upstream: tuple[str, int] = (up_host, up_port)
+        else:
+            up_host, up_port = check_host_port(upstream[0], upstream[1])
+            if up_port == 0:
+                raise ValueError(f"upstream={upstream!r}: port 0 is no server to connect to")
+            self.upstream = (up_host, up_port)
         self.framing: Framing = framing if framing is not None else lines()
         self.tls, self._tls_material = resolve_tls(tls, client_cert)
         self.upstream_tls = _upstream_context(upstream_tls)

@@ -18,6 +18,7 @@ from sockfix.framing import Framing, resp
 from sockfix.net.endpoint import EventListener
 from sockfix.net.tcp import TCPServer
 from sockfix.net.tls import ClientCert
+from sockfix.net.unix import UnixPath
 
 __all__ = ["RedisServer"]
 
@@ -58,6 +59,7 @@ class RedisServer(TCPServer):
         ordered: bool = False,
         max_connections: int | None = None,
         client_cert: ClientCert = None,
+        unix: bool | UnixPath | None = None,
         framing: Framing | None = _MISSING,
     ) -> None:
         if framing is not _MISSING:
@@ -85,6 +87,7 @@ class RedisServer(TCPServer):
             ordered=ordered,
             max_connections=max_connections,
             client_cert=client_cert,
+            unix=unix,
         )
 
     def _default_framing(self) -> Framing:
@@ -127,9 +130,12 @@ class RedisServer(TCPServer):
         return [list(c) for c in self._handshake_commands]
 
     def url(self, db: int = 0) -> str:
-        """``redis://127.0.0.1:PORT/0`` (``rediss://`` with ``tls=``), for ``Redis.from_url``."""
+        """``redis://127.0.0.1:PORT/0`` (``rediss://`` with ``tls=``; ``unix:///path?db=0`` on
+        a Unix socket), for ``Redis.from_url``."""
         if isinstance(db, bool) or not isinstance(db, int) or db < 0:
             raise TypeError(f"url() takes the database number as an int >= 0, got {db!r}")
+        if self._unix_wanted:
+            return f"unix://{self.path}?db={db}"
         host = f"[{self.host}]" if ":" in self.host else self.host
         scheme = "rediss" if self.tls is not None else "redis"
         return f"{scheme}://{host}:{self.port}/{db}"

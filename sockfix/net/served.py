@@ -65,8 +65,11 @@ class Served:
             if not self._open:
                 return
             self._open = False
-            send_rst(self.sock)
-        self.rec.record("reset", note=note)
+            unix = send_rst(self.sock)
+        if unix.endswith("EOF"):  # a Unix socket could only close: say so, as a close
+            self.rec.record("close", note=f"{note}: {unix}" if note else unix)
+        else:
+            self.rec.record("reset", note=f"{note}; {unix}" if unix else note)
 
     def peer_gone(self) -> None:
         self.rec.record("reset", note="by peer")

@@ -39,6 +39,7 @@ from sockfix.net.endpoint import EventListener, ScriptedServer, bind_error, fami
 from sockfix.net.execute import send_rst
 from sockfix.net.served import Served
 from sockfix.net.tls import ClientCert, resolve_tls
+from sockfix.net.unix import UnixPath, check_path, make_path, peer_of, remove, unlink_stale
 
 __all__ = ["TCPServer"]
 
@@ -57,6 +58,10 @@ _FACTORIES: tuple[tuple[object, str], ...] = (
 )
 _UNMATCHED = ("close", "reset", "ignore")
 _UNMATCHED_HELP = '"close", "reset", "ignore", or the bytes to answer with (e.g. b"ERR\\n")'
+
+
+def _peer_text(peer: tuple[str, int]) -> str:
+    return peer[0] if peer[1] == 0 else f"{peer[0]}:{peer[1]}"
 
 
 def _check_framing(framing: object) -> None:
@@ -98,14 +103,21 @@ class _Listener(socketserver.TCPServer):
     request_queue_size = LISTEN_BACKLOG
     allow_reuse_address = True
 
-    def __init__(self, owner: TCPServer, address: tuple[str, int]) -> None:
-        self.address_family = family_of(address[0])
+    def __init__(self, owner: TCPServer, address: tuple[str, int] | str) -> None:
+        unix = isinstance(address, str)
+        self.address_family = socket.AF_UNIX if unix else family_of(address[0])
+        self.allow_reuse_address = not unix
         self.owner: TCPServer | None = owner  # None once the server stopped
-        super().__init__(address, socketserver.BaseRequestHandler, bind_and_activate=True)
+        super().__init__(
+            address,  # type: ignore[arg-type]  # socketserver binds a str on AF_UNIX too
+            socketserver.BaseRequestHandler,
+            bind_and_activate=True,
+        )
 
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, peer = self.socket.accept()
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.address_family != socket.AF_UNIX:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock, peer
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -172,7 +184,18 @@ class TCPServer(ScriptedServer):
         ordered: bool = False,
         max_connections: int | None = None,
         client_cert: ClientCert = None,
+        unix: bool | UnixPath | None = None,
     ) -> None:
+        self._unix: str | None = None  # the socket file's path, once known
+        self._unix_folder: str | None = None  # the folder sockfix made for it
+        self._unix_wanted: bool | str = False
+        if unix is not None and unix is not False:
+            if host != "127.0.0.1" or port != 0:
+                raise ValueError(
+                    "unix= listens on a socket file, not on a host and port: drop host= and "
+                    "port= (or drop unix=)"
+                )
+            self._unix_wanted = True if unix is True else check_path(unix)
         if framing is None:
             framing = self._default_framing()
         else:
@@ -235,11 +258,27 @@ class TCPServer(ScriptedServer):
         """Bind, listen and start accepting; returns the server."""
         self._life.check_new(self.kind)
         try:
-            self._listener = _Listener(self, (self._host, self._port))
+            self._listener = _Listener(self, self._listen_address())
         except OSError as exc:
+            remove(None, self._unix_folder)
+            if self._unix is not None:
+                raise
             raise bind_error(exc, self._host, self._port) from None
         self._accept_thread = self._life.start(self._accept_loop, "accept")
         return self
+
+    def _listen_address(self) -> tuple[str, int] | str:
+        """Where to bind: the host and port, or the socket file (made or checked here)."""
+        if not self._unix_wanted:
+            return (self._host, self._port)
+        if self._unix is None:
+            if self._unix_wanted is True:
+                self._unix, self._unix_folder = make_path()
+            else:
+                assert isinstance(self._unix_wanted, str)
+                self._unix = self._unix_wanted
+        unlink_stale(self._unix)
+        return self._unix
 
     def _abort(self) -> None:
         for served in self._all_served():
@@ -253,6 +292,7 @@ class TCPServer(ScriptedServer):
             if not self._refusing:
                 self._listener.server_close()
             self._listener.owner = None  # no cycle: a dropped server is freed at once
+        remove(self._unix, self._unix_folder)
 
     def _all_served(self) -> list[Served]:
         with self._life.lock:
@@ -288,9 +328,8 @@ class TCPServer(ScriptedServer):
             if life.stopping.is_set():
                 sock.close()
                 return
-            conn = Connection(
-                len(self._connections) + 1, (peer[0], peer[1]), self._life.clock, self._on_change
-            )
+            where = peer_of(peer) if self._unix is not None else (peer[0], peer[1])
+            conn = Connection(len(self._connections) + 1, where, self._life.clock, self._on_change)
             self._connections.append(conn)
             served: Served | None = None
             if self.max_connections is None or conn.number <= self.max_connections:
@@ -303,9 +342,9 @@ class TCPServer(ScriptedServer):
                 served = Served(sock, conn, life.stopping, script, shaper, accept_tls, self.tls)
                 self._served.append(served)
         if served is None:
-            self._over_limit(sock, conn, peer)
+            self._over_limit(sock, conn)
             return
-        conn.record("connect", note=f"from {peer[0]}:{peer[1]}")
+        conn.record("connect", note=f"from {_peer_text(conn.peer)}")
         life.threads.start(served.run, name=f"connection {conn.number}")
 
     def _make_script(self, conn: Connection) -> Script:
@@ -320,17 +359,19 @@ class TCPServer(ScriptedServer):
             self.on_unmatched,
         )
 
-    def _over_limit(self, sock: socket.socket, conn: Connection, peer: Any) -> None:
+    def _over_limit(self, sock: socket.socket, conn: Connection) -> None:
         """A connection past ``max_connections``: recorded, reset at once, reported."""
-        conn.record("connect", note=f"from {peer[0]}:{peer[1]}")
+        conn.record("connect", note=f"from {_peer_text(conn.peer)}")
         why = f"max_connections={self.max_connections}"
         if self.strict:  # reported before the "reset" event wakes anyone waiting on it
             self._report.found.append(
                 f"connection {conn.number}: reset on accept, past {why} "
                 f"(raise max_connections, or make the client reuse its connection)"
             )
-        send_rst(sock)
-        conn.record("reset", note=why)
+        unix = send_rst(sock)
+        conn.record(
+            "close" if unix.endswith("EOF") else "reset", note=f"{why}; {unix}" if unix else why
+        )
 
     # -- scripting ------------------------------------------------
 
@@ -370,8 +411,13 @@ class TCPServer(ScriptedServer):
             if not life.running or not self._refusing:
                 return
             try:
-                self._listener = _Listener(self, (self._host, self.port))
+                if self._unix is not None:
+                    self._listener = _Listener(self, self._listen_address())
+                else:
+                    self._listener = _Listener(self, (self._host, self.port))
             except OSError as exc:
+                if self._unix is not None:
+                    raise
                 raise bind_error(exc, self._host, self.port) from None
             self._refusing = False
             self._accept_thread = life.threads.start(self._accept_loop, name="accept")
@@ -394,7 +440,44 @@ class TCPServer(ScriptedServer):
     def _bound_port(self) -> int | None:
         if self._listener is None:
             return None
+        if self._unix is not None:
+            return 0
         return int(self._listener.server_address[1])
+
+    # -- where (a Unix socket file instead of a host and port) --------------------------------
+
+    @property
+    def path(self) -> str:
+        """The socket file's path of a ``unix=`` server (RuntimeError on a TCP one)."""
+        if not self._unix_wanted:
+            raise RuntimeError(
+                f"the {self.kind} listens on {self._host}, not on a socket file: pass unix=True "
+                "for a Unix socket server"
+            )
+        if self._unix is None:
+            raise RuntimeError(f"the {self.kind} is not started: call start() or use `with`")
+        return self._unix
+
+    @property
+    def port(self) -> int:
+        """The port bound (the ephemeral one picked when ``port=0``)."""
+        if self._unix_wanted:
+            raise RuntimeError(
+                f"the {self.kind} listens on a Unix socket file, not a port: use server.path "
+                "(or server.address, the same path)"
+            )
+        return super().port
+
+    @property
+    def address(self) -> Any:
+        """``(host, port)`` for ``socket.create_connection``; for a ``unix=`` server, the
+        socket file's path (``socket.socket(AF_UNIX).connect(server.address)``)."""
+        if self._unix_wanted:
+            return self.path
+        return super().address
+
+    def _where(self) -> str:
+        return f"unix:{self._unix}" if self._unix is not None else super()._where()
 
     def _title_details(self) -> str:
         return f", framing {describe(self.framing)}{self._tls_text()}, {handler_text(self.handler)}"
