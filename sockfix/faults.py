@@ -34,6 +34,7 @@ from sockfix.core.faults import Latency as Latency
 from sockfix.core.faults import PlannedFault as PlannedFault
 from sockfix.core.faults import Reorder as Reorder
 from sockfix.core.faults import Reset as Reset
+from sockfix.core.faults import ResetAfter as ResetAfter
 from sockfix.core.faults import SlowClose as SlowClose
 from sockfix.core.faults import State as State
 from sockfix.core.faults import Timeout as Timeout
@@ -59,6 +60,7 @@ __all__ = [
     "PlannedFault",
     "Reorder",
     "Reset",
+    "ResetAfter",
     "SlowClose",
     "Timeout",
     "Truncate",

@@ -194,6 +194,7 @@ _FAULT_VALUES: dict[str, st.SearchStrategy[Fault]] = {
     "reset": st.builds(_faults.Reset, after_bytes=_OFFSETS),
     "garbage": st.builds(_faults.Garbage, _OFFSETS),
     "timeout": st.builds(_faults.Timeout, _ms(50)),
+    "reset_after": st.builds(_faults.ResetAfter, _ms(50)),
     "hang": st.just(_faults.Hang()),
 }
 """Argument ranges per registered fault name: small, so that examples stay fast."""

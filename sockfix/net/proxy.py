@@ -16,6 +16,7 @@ import select
 import selectors
 import socket
 import ssl
+import threading
 from pathlib import Path
 from typing import Any, Self
 
@@ -84,11 +85,11 @@ class TCPProxy(Endpoint):
     ) -> None:
         if isinstance(upstream, str | os.PathLike):  # a Unix socket path: (path, 0) inside
             path = os.fspath(upstream)
-            host, _, port = path.rpartition(":")
-            if host and port.isdecimal() and "/" not in path:
+            named, _, digits = path.rpartition(":")
+            if named and digits.isdecimal() and "/" not in path:
                 raise TypeError(
                     f"upstream={path!r} looks like host:port: pass a pair, upstream="
-                    f"({host.strip('[]')!r}, {int(port)}); a str upstream is a Unix socket path"
+                    f"({named.strip('[]')!r}, {int(digits)}); a str upstream is a Unix socket path"
                 )
             if not path.startswith(("/", ".")):
                 path = os.path.join(".", path)
@@ -115,6 +116,8 @@ class TCPProxy(Endpoint):
         self.connect_timeout = float(connect_timeout)
         self._links: list[Link] = []
         self._accepting = False  # the accept loop is handing a connection over
+        self._refusing = False  # refuse() closed the listener; resume() opens a new one
+        self._accept_thread: threading.Thread | None = None
         self._sock: socket.socket | None = None
         self._port_bound: int | None = None  # kept after stop(): the socket is closed by then
         super().__init__(
@@ -132,18 +135,21 @@ class TCPProxy(Endpoint):
     def start(self) -> Self:
         """Listen and start accepting; returns the proxy."""
         self._life.check_new(self.kind)
+        self._sock = self._listen(self._port)
+        self._port_bound = int(self._sock.getsockname()[1])
+        self._accept_thread = self._life.start(self._accept_loop, "accept")
+        return self
+
+    def _listen(self, port: int) -> socket.socket:
         sock = socket.socket(family_of(self._host), socket.SOCK_STREAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self._host, self._port))
+            sock.bind((self._host, port))
             sock.listen(128)
         except OSError as exc:
             sock.close()
-            raise bind_error(exc, self._host, self._port) from None
-        self._sock = sock
-        self._port_bound = int(sock.getsockname()[1])
-        self._life.start(self._accept_loop, "accept")
-        return self
+            raise bind_error(exc, self._host, port) from None
+        return sock
 
     def _abort(self) -> None:
         for link in self._all_links():
@@ -161,7 +167,7 @@ class TCPProxy(Endpoint):
             return list(self._links)
 
     def _settled(self) -> bool:
-        sock = self._sock
+        sock = None if self._refusing else self._sock
         # The listener first, the flag second: a connection taken off the queue is either
         # being handed over (accepting) or already listed.
         if sock is not None and (select.select([sock], [], [], 0)[0] or self._accepting):
@@ -182,7 +188,11 @@ class TCPProxy(Endpoint):
             while not life.stopping.is_set():
                 for key, _ in sel.select():
                     if key.data == "wake":
-                        return
+                        with contextlib.suppress(OSError):
+                            life.wake_r.recv(64)
+                        if life.stopping.is_set() or self._refusing:
+                            return
+                        continue
                     self._accepting = True
                     try:
                         client, peer = sock.accept()
@@ -226,12 +236,58 @@ class TCPProxy(Endpoint):
     # -- faults -----------------------------------------------------
 
     def fault(
-        self, fault: Fault, connections: list[int] | None = None, direction: Direction = "both"
+        self,
+        fault: Fault,
+        connections: list[int] | None = None,
+        direction: Direction = "both",
+        *,
+        toxicity: float = 1.0,
     ) -> Fault:
         """Attach a fault to one direction (``"upstream"``: client to server,
         ``"downstream"``: server to client) or ``"both"`` (the default); live on open
-        connections from their next chunk."""
-        return self._faults.add(fault, connections, direction)
+        connections from their next chunk. ``toxicity`` (toxiproxy's word) is the chance that
+        it acts on a connection, drawn once per connection and direction from the seed:
+        ``0`` never acts and draws nothing."""
+        return self._faults.add(fault, connections, direction, toxicity)
+
+    def remove_fault(self, fault: Fault) -> None:
+        """Detach one fault (the object ``fault()`` returned); live, like ``clear_faults()``.
+        ValueError when it is not attached."""
+        if not self._faults.remove(fault):
+            raise ValueError(f"{fault!r} is not attached to this proxy (see proxy.faults)")
+
+    # -- accepting ----------------------------------------------------
+
+    def refuse(self) -> None:
+        """Stop listening: connects fail with ECONNREFUSED until :meth:`resume` (same port).
+        Open connections carry on (see :meth:`drop_connections`)."""
+        life = self._life
+        with life.lock:
+            if not life.running or self._refusing:
+                return
+            self._refusing = True
+            accept = self._accept_thread
+        life.wake()
+        if accept is not None:
+            accept.join()
+        if self._sock is not None:
+            self._sock.close()
+
+    def resume(self) -> None:
+        """Listen again on the same port after :meth:`refuse`."""
+        life = self._life
+        with life.lock:
+            if not life.running or not self._refusing:
+                return
+            self._sock = self._listen(self._port_bound or self._port)
+            self._refusing = False
+            self._accept_thread = life.threads.start(self._accept_loop, name="accept")
+
+    def drop_connections(self) -> None:
+        """Close every open connection, both sides (toxiproxy's ``enabled: false`` does this
+        after refusing); they are recorded as closed by the proxy."""
+        for link in self._all_links():
+            link.finish()
 
     # -- the recording -----------------------------------------------
 

@@ -24,6 +24,7 @@ REQUIRED: dict[str, tuple[object, ...]] = {
     "bandwidth": (1000,),
     "slow_close": (0.1,),
     "timeout": (0.1,),
+    "reset_after": (0.1,),
     "truncate": (3,),
     "garbage": (4,),
 }
@@ -52,7 +53,7 @@ def test_registry_names():
     assert set(REGISTRY) == {
         "latency", "chunked", "bandwidth", "slow_close", "reset", "close", "truncate",
         "half_close", "hang", "timeout", "corrupt", "garbage", "drop", "duplicate", "reorder",
-        "handshake_hang", "handshake_reset",
+        "handshake_hang", "handshake_reset", "reset_after",
     }  # fmt: skip
     for name, cls in REGISTRY.items():
         assert cls.name == name
@@ -616,5 +617,5 @@ def test_transports():
     tcp = {name for name, cls in REGISTRY.items() if "tcp" in cls.transports}
     assert udp == {"latency", "corrupt", "drop", "duplicate", "reorder"}
     assert {"drop", "duplicate", "reorder"}.isdisjoint(tcp)
-    assert len(tcp) == 14
+    assert len(tcp) == 15
     assert {n for n in tcp if REGISTRY[n].tls_only} == {"handshake_hang", "handshake_reset"}

@@ -218,6 +218,7 @@ def test_tls_fault_with_probability_zero_is_a_no_op(name):
 def test_tls_fault_is_a_no_op_without_tls(name):
     got, server = tcp_run(example(name), seed=7)
     assert got == [REPLY, REPLY]
+    assert all("fault" not in [e.kind for e in c.events] for c in server.connections)
 
 
 @pytest.mark.parametrize("name", TLS)

@@ -3,6 +3,7 @@
 - :mod:`.base`: :class:`Fault`, its per-connection :class:`State`, the registry, ``Direction``.
 - :mod:`.catalogue`: every fault (``Latency``, ``Reset``, ``Reorder``...), registered by name.
 - :mod:`.handshake`: the TLS handshake's faults (``HandshakeHang``, ``HandshakeReset``).
+- :mod:`.timed`: faults on time, not bytes (``ResetAfter``: toxiproxy's ``reset_peer``).
 - :mod:`.plan`: :class:`FaultPlan` and :class:`PlannedFault`, schedules of faults as values.
 - :mod:`.shaping`: the faults attached to an endpoint (:class:`FaultSet`) and the per-connection,
   per-direction :class:`Shaper` that turns actions into shaped actions.
@@ -38,3 +39,4 @@ from sockfix.core.faults.handshake import HandshakeHang as HandshakeHang
 from sockfix.core.faults.handshake import HandshakeReset as HandshakeReset
 from sockfix.core.faults.plan import FaultPlan as FaultPlan
 from sockfix.core.faults.plan import PlannedFault as PlannedFault
+from sockfix.core.faults.timed import ResetAfter as ResetAfter

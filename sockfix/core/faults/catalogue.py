@@ -78,25 +78,56 @@ class Latency(Fault):
 @_register
 @dataclass(frozen=True, repr=False)
 class Chunked(Fault):
-    """Send in separate sends of ``size`` bytes, ``delay`` seconds apart (partial sends)."""
+    """Send in sends of ``size`` bytes (± ``variation``, drawn), ``delay`` s apart."""
 
     name: ClassVar[str] = "chunked"
     size: int
     delay: float = 0.0
+    variation: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _number(self.size, "Chunked(size)", minimum=1, integer=True)
         _number(self.delay, "Chunked(delay=...)")
+        _number(self.variation, "Chunked(variation=...)", integer=True)
+        if self.variation and self.variation >= self.size:
+            raise ValueError(
+                f"Chunked(size={self.size}, variation={self.variation}): the variation must be "
+                "less than the size"
+            )
 
     def shape(self, send: Send, rng: random.Random, state: State) -> list[Action]:
         if len(send.data) <= 1 or not self.applies(rng, state):
             return [send]
+        if self.variation:
+            sizes = _sliced(len(send.data), self.size, self.variation, rng)
+            return [
+                _note(self, f"{len(send.data)} bytes as {len(sizes)} sends"),
+                Send(send.data, tuple(sizes), self.delay, send.note),
+            ]
         n = -(-len(send.data) // self.size)
         return [
             _note(self, f"{len(send.data)} bytes as {n} sends"),
             Send(send.data, self.size, self.delay, send.note),
         ]
+
+
+def _sliced(total: int, size: int, variation: int, rng: random.Random) -> list[int]:
+    """Sizes summing to ``total``, each about ``size`` ± ``variation``: halves split near
+    the middle until small enough (toxiproxy's slicer, drawn from ``rng``)."""
+    out: list[int] = []
+    todo = [total]
+    for _ in range(2 * total + 1):  # bounded: each split leaves two shorter pieces
+        if not todo:
+            break
+        n = todo.pop()
+        if n - size <= variation:
+            out.append(n)
+            continue
+        mid = n // 2 + rng.randint(-variation, variation)
+        mid = min(max(mid, 1), n - 1)
+        todo += [n - mid, mid]
+    return out
 
 
 @_register

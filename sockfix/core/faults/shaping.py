@@ -57,6 +57,7 @@ class Attachment:
     connections: frozenset[int] | None
     direction: Direction
     index: int
+    toxicity: float = 1.0  # the chance that it acts on a connection, drawn once per one
 
     def covers(self, number: int, direction: Direction) -> bool:
         if self.connections is not None and number not in self.connections:
@@ -98,7 +99,13 @@ class FaultSet:
         self.attached: tuple[Attachment, ...] = ()
         self._count = 0
 
-    def add(self, fault: object, connections: object = None, direction: object = "both") -> Fault:
+    def add(
+        self,
+        fault: object,
+        connections: object = None,
+        direction: object = "both",
+        toxicity: object = 1.0,
+    ) -> Fault:
         if not isinstance(fault, Fault):
             raise TypeError(
                 f"fault() takes a fault from sockfix.faults, such as faults.Reset(), got {fault!r}"
@@ -111,9 +118,22 @@ class FaultSet:
             )
         way = check_direction(direction if self.directional else "both")
         chosen = check_connections(connections)
+        if isinstance(toxicity, bool) or not isinstance(toxicity, int | float):
+            raise TypeError(f"toxicity must be a number in 0..1, got {toxicity!r}")
+        if not 0 <= toxicity <= 1:
+            raise ValueError(f"toxicity is a probability in 0..1, got {toxicity!r}")
         self._count += 1
-        self.attached = (*self.attached, Attachment(fault, chosen, way, self._count))
+        attachment = Attachment(fault, chosen, way, self._count, float(toxicity))
+        self.attached = (*self.attached, attachment)
         return fault
+
+    def remove(self, fault: Fault) -> bool:
+        """Detach ``fault`` (by identity); open connections stop shaping with it at their
+        next send. False when it was not attached."""
+        kept = tuple(a for a in self.attached if a.fault is not fault)
+        found = len(kept) != len(self.attached)
+        self.attached = kept
+        return found
 
     def clear(self) -> None:
         self.attached = ()
@@ -127,7 +147,8 @@ class FaultSet:
                 else f"connections {sorted(a.connections)}"
             )
             way = "" if a.direction == "both" else f", {a.direction}"
-            out.append(f"{a.fault!r} on {where}{way}")
+            toxic = f", toxicity {a.toxicity:g}" if a.toxicity < 1 else ""
+            out.append(f"{a.fault!r} on {where}{way}{toxic}")
         return out
 
 
@@ -151,7 +172,16 @@ class Shaper:
     ``on_connect`` steps come first), so faults attached to an open connection act on it.
     """
 
-    __slots__ = ("_direction", "_fault_of", "_faults", "_number", "_seed", "_started", "_states")
+    __slots__ = (
+        "_direction",
+        "_fault_of",
+        "_faults",
+        "_number",
+        "_seed",
+        "_started",
+        "_states",
+        "_toxic",
+    )
 
     def __init__(self, faults: FaultSet, seed: int, number: int, direction: Direction) -> None:
         self._faults = faults
@@ -161,6 +191,7 @@ class Shaper:
         self._states: dict[int, tuple[random.Random, State]] = {}
         self._fault_of: dict[int, Fault] = {}  # the fault of each state, even once cleared
         self._started: set[int] = set()
+        self._toxic: dict[int, bool] = {}  # an attachment's toxicity draw for this connection
 
     @property
     def shaping(self) -> bool:
@@ -168,7 +199,27 @@ class Shaper:
         return bool(self._faults.attached)
 
     def _covering(self) -> list[Attachment]:
-        return [a for a in self._faults.attached if a.covers(self._number, self._direction)]
+        return [
+            a
+            for a in self._faults.attached
+            if a.covers(self._number, self._direction) and self._toxic_here(a)
+        ]
+
+    def _toxic_here(self, a: Attachment) -> bool:
+        """Whether ``a`` acts on this connection and direction: its toxicity, drawn once
+        (from a stream of its own, so the fault's draws stay as they are); 1 and 0 draw
+        nothing."""
+        if a.toxicity >= 1:
+            return True
+        if a.toxicity <= 0:
+            return False
+        got = self._toxic.get(a.index)
+        if got is None:
+            rng = random.Random(
+                f"sockfix/{self._seed}/{self._number}/{self._direction}/{a.index}/toxicity"
+            )
+            got = self._toxic[a.index] = rng.random() < a.toxicity
+        return got
 
     def _state(self, a: Attachment) -> tuple[random.Random, State]:
         got = self._states.get(a.index)
