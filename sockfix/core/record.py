@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal, NamedTuple
 
+from sockfix.framing import Framer
+
 __all__ = ["Connection", "Datagram", "Event", "EventKind", "ProxyConnection"]
 
 EventKind = Literal["connect", "in", "out", "eof", "close", "reset", "fault", "error"]
@@ -231,10 +233,66 @@ class ProxyConnection(Connection):
         clock: Callable[[], float],
         on_change: Callable[[Connection, Event], None] | None,
         upstream_address: tuple[str, int],
+        framing: Callable[[bytes], int | None] | None = None,
+        describe: Callable[[bytes], str] | None = None,
     ) -> None:
+        self._framing = framing
+        self._describe = describe
+        self._cut: tuple[int, list[bytes]] = (-1, [])
         super().__init__(number, peer, clock, on_change)
         self.upstream = Connection(number, upstream_address, clock, on_change)
+
+    # The proxy passes bytes on without cutting them (cutting costs on the hot path): its
+    # messages are cut from ``received`` by its framing when asked, and kept until more come.
+
+    @property
+    def messages(self) -> list[bytes]:
+        """What the client sent, cut by the proxy's framing (a partial message left out)."""
+        if self._framing is None:
+            return []
+        count = self.bytes_received
+        if self._cut[0] != count:
+            framer = Framer(self._framing)
+            try:
+                cut = framer.feed(self.received)
+            except Exception:  # a framing that fails cuts nothing here (save_scenario says why)
+                cut = []
+            self._cut = (count, cut)
+        return list(self._cut[1])
+
+    @messages.setter
+    def messages(self, value: list[bytes]) -> None:
+        pass  # Connection.__init__ sets it; here it is made from the bytes
+
+    @property
+    def decoded(self) -> list[object]:
+        """The messages as a protocol kit reads them (``GET user:1``), with framing resp or
+        http; empty otherwise."""
+        if self._describe is None:
+            return []
+        describe = self._describe
+        return [_Lazy(describe, m) for m in self.messages]
+
+    @decoded.setter
+    def decoded(self, value: list[object]) -> None:
+        pass
 
     def detach(self) -> None:
         super().detach()
         self.upstream.detach()
+
+
+class _Lazy:
+    """A message as its decoded text, made only when a transcript is shown."""
+
+    __slots__ = ("describe", "message")
+
+    def __init__(self, describe: Callable[[bytes], str], message: bytes) -> None:
+        self.describe = describe
+        self.message = message
+
+    def __str__(self) -> str:
+        try:
+            return self.describe(self.message)
+        except Exception as exc:  # a message the kit cannot read: say so, never raise here
+            return f"(not decoded: {exc})"

@@ -373,6 +373,9 @@ class Executor:
                     return False
             elif kind is HalfClose:
                 self.write_closed = True
+                close_notify = getattr(end.sock, "close_notify", None)  # a shared TLS socket
+                if close_notify is not None:
+                    close_notify()
                 with contextlib.suppress(OSError):
                     raw_shutdown(end.sock, socket.SHUT_WR)
             # a Wait step is only its delay

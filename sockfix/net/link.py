@@ -18,7 +18,8 @@ import ssl
 import threading
 import time
 
-from sockfix.core.actions import HalfClose, Send
+from sockfix.core.actions import Action, HalfClose, Note, Send
+from sockfix.core.actions import Reset as ResetStep
 from sockfix.core.faults import Direction
 from sockfix.core.faults.shaping import FaultSet, Shaper
 from sockfix.core.record import Connection, ProxyConnection
@@ -190,6 +191,10 @@ class Link:
         """TLS toward the client (the proxy is the server); False (recorded, closed) if the
         handshake failed. Wrapped under the lock, handshaken outside it, so that ``abort()``
         reaches the socket the handshake blocks on."""
+        faulted = Shaper(self.faults, self.seed, self.conn.number, "downstream").on_handshake()
+        if faulted:
+            self._handshake_fault(faulted)
+            return False
         with self._lock:
             if self.closed:
                 return False
@@ -207,6 +212,26 @@ class Link:
             self.finish()
             return False
         return True
+
+    def _handshake_fault(self, actions: list[Action]) -> None:
+        """``HandshakeHang`` / ``HandshakeReset`` toward the client, as a server does: the
+        notes, the ClientHello recorded as a fault event, then a reset, or silence until the
+        client or ``stop()`` ends it. The upstream is never connected."""
+        self._connecting = False
+        conn = self.conn
+        reader = Reader(self.client, conn, self.life.stopping)
+        for action in actions:
+            if isinstance(action, Note):
+                conn.record("fault", note=action.text)
+        hello = reader.read()
+        if hello is not None:
+            conn.record("fault", hello, f"TLS ClientHello ({len(hello)} bytes), not answered")
+        if any(isinstance(a, ResetStep) for a in actions):
+            self.finish(reset=self.client)
+            return
+        while hello is not None and (more := reader.read()) is not None:
+            conn.record("fault", more, f"TLS handshake bytes ({len(more)}), not answered")
+        self.finish()
 
     def _upstream_handshake(
         self, up: socket.socket, context: ssl.SSLContext

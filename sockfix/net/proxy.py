@@ -17,19 +17,32 @@ import selectors
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
 
 from sockfix.core.faults import Direction, Fault
+from sockfix.core.http.codec import describe_request, parse_request
 from sockfix.core.record import ProxyConnection
+from sockfix.core.resp.codec import describe_command, parse_command
 from sockfix.core.strict import StrictReport
-from sockfix.framing import Framing, lines
+from sockfix.framing import _HTTP, _RESP, Framing, lines
 from sockfix.net.endpoint import Endpoint, EventListener, bind_error, check_host_port, family_of
 from sockfix.net.link import Link, where
 from sockfix.net.tls import ClientCert, resolve_tls, session
 from sockfix.net.unix import SUN_PATH_MAX
 
 __all__ = ["ProxyConnection", "TCPProxy"]
+
+
+def _describer(framing: Framing) -> Callable[[bytes], str] | None:
+    """How a kit's framing reads a message for transcripts: a Redis command, an HTTP
+    request; None for other framings."""
+    if isinstance(framing, _RESP):
+        return lambda message: describe_command(parse_command(message))
+    if isinstance(framing, _HTTP):
+        return lambda message: describe_request(parse_request(message))
+    return None
 
 
 def _upstream_context(value: object) -> ssl.SSLContext | None:
@@ -216,6 +229,8 @@ class TCPProxy(Endpoint):
                 self._life.clock,
                 self._on_change,
                 self.upstream,
+                self.framing,
+                _describer(self.framing),
             )
             self._connections.append(conn)
             link = Link(

@@ -11,6 +11,7 @@ process with its own). Without the ``tls`` extra (trustme), asking for any of it
 from __future__ import annotations
 
 import atexit
+import contextlib
 import datetime
 import select
 import shutil
@@ -238,6 +239,16 @@ class SharedTLSSocket(ssl.SSLSocket):
     def pending(self) -> int:
         with self._shared_lock:
             return super().pending()
+
+    def close_notify(self) -> None:
+        """Say "no more data" the TLS way (a close_notify alert) before the FIN of a
+        half-close, so the peer sees a clean end, not a truncation; reading goes on."""
+        with self._shared_lock:
+            sslobj = getattr(self, "_sslobj", None)
+            if sslobj is None:
+                return
+            with contextlib.suppress(ssl.SSLError, OSError):  # SSLWantRead... included
+                sslobj.shutdown()  # sends close_notify; the peer's own comes later, or never
 
 
 def shared_wrap(

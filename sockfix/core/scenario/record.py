@@ -17,7 +17,7 @@ from sockfix.core.errors import ScenarioError
 from sockfix.core.record import Event
 from sockfix.core.scenario.model import RuleSpec, Scenario
 from sockfix.core.scenario.write import dumps, framing_spec
-from sockfix.framing import Framer, Framing, FramingError
+from sockfix.framing import _RESP, Framer, Framing, FramingError, resp
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,9 @@ def exchanges_from(
                         "close" if event.kind == "eof" else "reset"
                     )
                 break
+        paired = _paired_by_order(framing, requests, times, upstream_events)
+        if paired is not None:
+            replies = [bytearray(), *paired]
         requests_or_greeting: list[bytes | None] = [None, *requests]
         for request, reply, ending in zip(requests_or_greeting, replies, endings, strict=True):
             out.append(Exchange(number, request, bytes(reply), ending))
@@ -156,3 +159,30 @@ def write_scenario(
     text = dumps(replace(scenario, header=header))
     target.write_text(text, encoding="utf-8", newline="\n")
     return target
+
+
+def _paired_by_order(
+    framing: Framing,
+    requests: list[bytes],
+    times: list[float],
+    upstream_events: Sequence[Event],
+) -> list[bytearray] | None:
+    """With RESP, where every command gets exactly one reply value, in order: the replies
+    paired with the requests by order (pipelined commands, which arrive in one read, each get
+    their own); None when the framing is not RESP or the count does not add up (then replies
+    are paired by time)."""
+    if not isinstance(framing, _RESP) or not requests:
+        return None
+    framer = Framer(resp())
+    values: list[tuple[bytes, float]] = []
+    try:
+        for event in upstream_events:
+            if event.kind == "in":
+                values += [(v, event.time) for v in framer.feed(event.data)]
+    except FramingError:
+        return None
+    if len(values) != len(requests) or framer.pending:
+        return None
+    if any(at < asked for (_, at), asked in zip(values, times, strict=True)):
+        return None  # a reply before its command: not request-reply, keep the times
+    return [bytearray(value) for value, _ in values]
