@@ -127,7 +127,8 @@ class Script:
             if skipped:
                 self.conn.record(
                     "error",
-                    note=f"{skipped} plain-text messages after STARTTLS were dropped, not answered",
+                    note=f"{skipped} plain-text message{'s' if skipped != 1 else ''} after "
+                    "STARTTLS dropped, not answered",
                 )
         return actions
 
@@ -239,7 +240,9 @@ class Script:
         left = len(self.framer.pending)
         if left:
             self.conn.record(
-                "error", note=f"{left} plain-text bytes after STARTTLS were dropped, not answered"
+                "error",
+                note=f"{left} plain-text byte{'s' if left != 1 else ''} after STARTTLS dropped, "
+                "not answered",
             )
         self.framer = Framer(self.framer_source)
 

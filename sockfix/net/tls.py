@@ -67,13 +67,20 @@ class _Session:
         self._lock = threading.Lock()
         self._made: dict[str, Any] = {}
 
-    def leaf(self, kind: str) -> Any:
-        """The certificate of ``kind`` ("valid", a preset, or "client"): a trustme
-        ``LeafCert``, or for "self-signed" the paths of a certificate and its key."""
+    def leaf(self, kind: str) -> tuple[str, str | None]:
+        """The files of the certificate of ``kind`` ("valid", a preset, or "client"), in the
+        session folder: ``(chain and key, None)``, or for "self-signed" ``(cert, key)``.
+        Written once, loaded from there: nothing goes anywhere else."""
         with self._lock:
             if kind not in self._made:
-                self._made[kind] = self._make(kind)
-            return self._made[kind]
+                made = self._make(kind)
+                if isinstance(made, tuple):
+                    self._made[kind] = made
+                else:
+                    path = str(self.folder / f"{kind}.pem")
+                    made.private_key_and_cert_chain_pem.write_to_path(path)
+                    self._made[kind] = (path, None)
+            return self._made[kind]  # type: ignore[no-any-return]
 
     def _make(self, kind: str) -> Any:
         now = datetime.datetime.now(datetime.UTC)
@@ -123,11 +130,7 @@ class TLSMaterial:
         self.client_cert = client_cert
         self.ca_path = s.ca_path
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        leaf = s.leaf(preset)
-        if preset == "self-signed":
-            ctx.load_cert_chain(*leaf)
-        else:
-            leaf.configure_cert(ctx)
+        ctx.load_cert_chain(*s.leaf(preset))
         if client_cert is not None:
             ctx.verify_mode = ssl.CERT_REQUIRED if client_cert == "required" else ssl.CERT_OPTIONAL
             s.ca.configure_trust(ctx)
@@ -139,7 +142,7 @@ class TLSMaterial:
         s = session()
         ctx = ssl.create_default_context(cafile=self.ca_path)
         if self.client_cert is not None:
-            s.leaf("client").configure_cert(ctx)
+            ctx.load_cert_chain(*s.leaf("client"))
         return ctx
 
 

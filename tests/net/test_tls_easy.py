@@ -629,9 +629,9 @@ def test_postgres_style_ssl_request() -> None:
 @pytest.mark.parametrize(
     ("after", "note"),
     [
-        (b"mail FROM:<evil@x.test>\r\n", "1 plain-text messages after STARTTLS were dropped"),
-        (b"mail FROM:<a>\r\nrcpt TO:<b>\r\n", "2 plain-text messages after STARTTLS were dropped"),
-        (b"mail FROM:<evil", "15 plain-text bytes after STARTTLS were dropped"),
+        (b"mail FROM:<evil@x.test>\r\n", "1 plain-text message after STARTTLS dropped"),
+        (b"mail FROM:<a>\r\nrcpt TO:<b>\r\n", "2 plain-text messages after STARTTLS dropped"),
+        (b"mail FROM:<evil", "15 plain-text bytes after STARTTLS dropped"),
     ],
     ids=["one-message", "two-messages", "a-partial-message"],
 )
