@@ -1,6 +1,6 @@
 """The examples of docs/proxy.md: a recording, fault-injecting proxy in front of a real server.
 
-In these tests a sockfix ``tcp_server`` stands in for the real server (Redis, an HTTP API...);
+In these tests a sockfix ``tcp_server`` (or ``RedisServer``) stands in for the real server;
 tests/net/test_proxy_upstream.py runs the same proxy in front of a real Redis and a stdlib HTTP
 server.
 """
@@ -11,6 +11,7 @@ import socket
 import time
 
 import pytest
+import redis
 
 import sockfix
 from sockfix import faults
@@ -159,3 +160,30 @@ def test_survive_a_slow_upstream(tcp_server):
             assert sock.recv(100) == b"VALUE 42\n"
             assert time.monotonic() - start < 0.5  # fast again, on the same connection
     assert len(proxy.connections) == 1
+
+
+def test_record_redis_then_replay_in_any_order(tmp_path):
+    real = sockfix.RedisServer()  # stands in for a real redis-server
+    real.expect("SET", "greeting", "hello").reply("OK")
+    real.expect("GET", "greeting").reply(b"hello")
+    real.expect("INCRBY", "hits", "1").reply(1).times(1)  # redis-py's incr() is INCRBY hits 1
+    real.expect("INCRBY", "hits", "1").reply(2)
+
+    resp = sockfix.framing.resp()  # one rule per command, not one per RESP line
+    with real, sockfix.TCPProxy(upstream=real.address, framing=resp) as proxy:
+        with redis.Redis(*proxy.address, socket_timeout=2) as client:
+            assert client.set("greeting", "hello") is True
+            assert client.get("greeting") == b"hello"
+            assert client.incr("hits") == 1
+            assert client.incr("hits") == 2
+        proxy.wait_until(lambda p: all(c.upstream.closed for c in p.connections))
+    path = proxy.save_scenario(tmp_path / "redis.toml")
+
+    # Offline: each command is matched by its bytes, in any order; identical ones in order.
+    with sockfix.TCPServer.from_scenario(path) as replay:
+        with redis.Redis(*replay.address, socket_timeout=2) as client:
+            assert client.incr("hits") == 1
+            assert client.get("greeting") == b"hello"
+            assert client.incr("hits") == 2
+            assert client.set("greeting", "hello") is True
+        replay.wait_until(lambda s: all(c.closed for c in s.connections))
