@@ -602,8 +602,8 @@ FAULT_TABLE = {
     ),
     "a rule without reply()": (
         lambda s: s.expect("GET", "k"),
-        redis.TimeoutError,
-        "Timeout reading from ",
+        redis.ResponseError,
+        "sockfix: rule 1 has no reply() for GET k",
     ),
     "Latency(5)": (
         lambda s: (s.expect("GET", "k").reply(b"v"), s.fault(faults.Latency(5))),

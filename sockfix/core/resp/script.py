@@ -134,6 +134,8 @@ class RedisScript(Script):
                 pieces = rule.render(command, message)
             except Exception as exc:
                 return self._failed(message, f"{rule.note}'s reply", exc)
+            if not pieces and rule.ending is None and not rule.upgrade and not rule.wait:
+                return self._no_reply(rule, command)
             return self._shape(rule, pieces)
         if command.handshake:
             self.handshake_commands.append(args)
@@ -154,6 +156,17 @@ class RedisScript(Script):
             except Exception as exc:
                 return self._failed(message, "the handler", exc)
         return self._unmatched_command(command, message, number)
+
+    def _no_reply(self, rule: RedisRule, command: Command) -> list[Action]:
+        """A rule with no reply(): a Redis client always waits for one, so rather than leave
+        it to its timeout, say so to it (an error reply) and to the test (a strict problem)."""
+        text = describe_command(command.args)
+        self._problem(
+            f"{rule.note} {rule.describe()} matched {text} but has no reply(): the client "
+            "waits for one; add .reply(...) or .error(...), or .hang() to stall on purpose"
+        )
+        reply = Error(f"ERR sockfix: {rule.note} has no reply() for {text[:200]}")
+        return [Send(encode(reply, self.protocol), note=f"{rule.note}: no reply()")]
 
     def _unmatched_command(self, command: Command, message: bytes, number: int) -> list[Action]:
         text = describe_command(command.args)
