@@ -250,7 +250,8 @@ class Endpoint:
 
     def __repr__(self) -> str:
         phase = self._life.phase.value
-        return f"<sockfix {self._name()} {phase}, {len(self._connections)} connections>"
+        n = len(self._connections)
+        return f"<sockfix {self._name()} {phase}, {n} connection{'s' if n != 1 else ''}>"
 
     # -- TLS ------------------------------------------------
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
 import ssl
 import threading
@@ -12,7 +13,7 @@ from sockfix.core.actions import Action, Note, Reset, Send
 from sockfix.core.faults.shaping import Shaper
 from sockfix.core.record import Connection
 from sockfix.core.script import Script
-from sockfix.net.execute import Executor, Reader, raw_shutdown, send_rst
+from sockfix.net.execute import Executor, Reader, pending_bytes, raw_shutdown, send_rst
 
 __all__ = ["Served"]
 
@@ -55,9 +56,16 @@ class Served:
             if not self._open:
                 return
             self._open = False
+            unread = 0
+            if self.sock.family == socket.AF_UNIX:  # closing with bytes unread resets the peer
+                with contextlib.suppress(OSError, ValueError):
+                    unread = pending_bytes(self.sock)
             with contextlib.suppress(OSError):
                 raw_shutdown(self.sock, socket.SHUT_WR)
             self.sock.close()
+        if unread:
+            said = f"a Unix socket closed with {unread} bytes unread: the peer sees ECONNRESET"
+            note = f"{note}; {said}" if note else said
         self.rec.record("close", note=note)
 
     def reset(self, note: str) -> None:
@@ -198,6 +206,19 @@ class Served:
         for action in actions:
             if isinstance(action, Note):
                 self.note(action.text)
+        resetting = any(isinstance(a, Reset) for a in actions)
+        if resetting and self.sock.family == socket.AF_UNIX:
+            # A Unix socket resets its peer only with bytes unread: leave the ClientHello
+            # unread (a peek records it), so the client sees ECONNRESET as on TCP.
+            with contextlib.suppress(OSError, ValueError):
+                select.select([self.sock], [], [])  # readable: the hello, or stop()'s shutdown
+                peeked = self.sock.recv(65536, socket.MSG_PEEK)
+                if peeked and not self.stopping.is_set():
+                    self.rec.record(
+                        "fault", peeked, f"TLS ClientHello ({len(peeked)} bytes), not answered"
+                    )
+            self.reset("fault")
+            return
         hello = reader.read()
         if hello is not None:
             self.rec.record("fault", hello, f"TLS ClientHello ({len(hello)} bytes), not answered")

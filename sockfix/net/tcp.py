@@ -39,7 +39,15 @@ from sockfix.net.endpoint import EventListener, ScriptedServer, bind_error, fami
 from sockfix.net.execute import send_rst
 from sockfix.net.served import Served
 from sockfix.net.tls import ClientCert, resolve_tls
-from sockfix.net.unix import UnixPath, check_path, make_path, peer_of, remove, unlink_stale
+from sockfix.net.unix import (
+    UnixPath,
+    check_path,
+    identity,
+    make_path,
+    peer_of,
+    remove,
+    unlink_stale,
+)
 
 __all__ = ["TCPServer"]
 
@@ -189,6 +197,7 @@ class TCPServer(ScriptedServer):
         self._unix: str | None = None  # the socket file's path, once known
         self._unix_folder: str | None = None  # the folder sockfix made for it
         self._unix_wanted: bool | str = False
+        self._unix_bound: tuple[int, int, int] | None = None  # the socket file it made
         if unix is not None and unix is not False:
             if host != "127.0.0.1" or port != 0:
                 raise ValueError(
@@ -259,6 +268,8 @@ class TCPServer(ScriptedServer):
         self._life.check_new(self.kind)
         try:
             self._listener = _Listener(self, self._listen_address())
+            if self._unix is not None:
+                self._unix_bound = identity(self._unix)
         except OSError as exc:
             remove(None, self._unix_folder)
             if self._unix is not None:
@@ -292,7 +303,7 @@ class TCPServer(ScriptedServer):
             if not self._refusing:
                 self._listener.server_close()
             self._listener.owner = None  # no cycle: a dropped server is freed at once
-        remove(self._unix, self._unix_folder)
+        remove(self._unix, self._unix_folder, self._unix_bound)
 
     def _all_served(self) -> list[Served]:
         with self._life.lock:
@@ -413,6 +424,7 @@ class TCPServer(ScriptedServer):
             try:
                 if self._unix is not None:
                     self._listener = _Listener(self, self._listen_address())
+                    self._unix_bound = identity(self._unix)
                 else:
                     self._listener = _Listener(self, (self._host, self.port))
             except OSError as exc:
@@ -457,6 +469,13 @@ class TCPServer(ScriptedServer):
         if self._unix is None:
             raise RuntimeError(f"the {self.kind} is not started: call start() or use `with`")
         return self._unix
+
+    @property
+    def host(self) -> str:
+        """The host listened on; for a ``unix=`` server, the socket file's path."""
+        if self._unix_wanted:
+            return self.path
+        return super().host
 
     @property
     def port(self) -> int:

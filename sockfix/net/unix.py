@@ -22,6 +22,7 @@ __all__ = [
     "SUN_PATH_MAX",
     "UnixPath",
     "check_path",
+    "identity",
     "make_path",
     "peer_of",
     "remove",
@@ -42,6 +43,11 @@ def check_path(path: object) -> str:
     text = os.fspath(path)
     if not text:
         raise ValueError("unix='' is no path: pass unix=True for a fresh short one")
+    if "\0" in text:
+        raise ValueError(
+            f"unix={text!r}: Linux abstract sockets (a name starting with NUL) are not "
+            "supported: pass a path, or unix=True"
+        )
     size = len(os.fsencode(text))
     if size >= SUN_PATH_MAX:
         raise ValueError(
@@ -108,11 +114,24 @@ def unlink_stale(path: str) -> None:
     )
 
 
-def remove(path: str | None, folder: str | None) -> None:
-    """Remove the socket file, and the folder sockfix made for it."""
+def identity(path: str) -> tuple[int, int, int] | None:
+    """The socket file's (device, inode, change time) just after bind: whose file it is (an
+    inode number alone is reused at once when a file is replaced)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_ctime_ns)
+
+
+def remove(path: str | None, folder: str | None, bound: tuple[int, int, int] | None = None) -> None:
+    """Remove the socket file, if it is still the one this server bound (another server may
+    have replaced it meanwhile), and the folder sockfix made for it."""
     if path is not None:
         with contextlib.suppress(OSError):
-            if stat.S_ISSOCK(os.lstat(path).st_mode):
+            st = os.lstat(path)
+            mine = bound is None or bound == (st.st_dev, st.st_ino, st.st_ctime_ns)
+            if stat.S_ISSOCK(st.st_mode) and mine:
                 os.unlink(path)
     if folder is not None:
         with contextlib.suppress(OSError):
