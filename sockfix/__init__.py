@@ -20,6 +20,7 @@ from sockfix.net.http import HTTPServer
 from sockfix.net.proxy import TCPProxy
 from sockfix.net.redis import RedisServer
 from sockfix.net.tcp import TCPServer
+from sockfix.net.toxiproxy import ToxiproxyServer
 from sockfix.net.udp import UDPServer
 
 __version__ = "0.1.0"
@@ -43,6 +44,7 @@ __all__ = [
     "StrictError",
     "TCPProxy",
     "TCPServer",
+    "ToxiproxyServer",
     "UDPServer",
     "echo",
     "faults",

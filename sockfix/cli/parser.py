@@ -22,6 +22,7 @@ from sockfix.cli.args import (
 from sockfix.cli.defaults import DEFAULT_HOST, DEFAULT_MAX_BYTES, DEFAULT_PORT, EXIT_USAGE
 from sockfix.cli.proxy_command import _proxy_command
 from sockfix.cli.serve_command import _serve_command
+from sockfix.cli.toxiproxy_command import DEFAULT_TOXIPROXY_PORT, _toxiproxy_command
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -34,6 +35,7 @@ examples:
   sockfix serve redis.toml           serve a scenario file (rules, faults, framing)
   sockfix proxy --upstream 127.0.0.1:6379 --latency 50ms --record redis.toml
                                      a slow proxy in front of Redis, recording a scenario
+  sockfix toxiproxy                  toxiproxy's HTTP API on 127.0.0.1:8474, for its clients
 
   then, in another terminal:
   printf 'give me five\\n' | nc 127.0.0.1 9001      answers GIVE ME FIVE
@@ -316,6 +318,41 @@ def _add_proxy(commands: argparse._SubParsersAction[_Parser], parent: _Parser) -
     parser.set_defaults(command=_proxy_command, parser=parser)
 
 
+def _add_toxiproxy(commands: argparse._SubParsersAction[_Parser], parent: _Parser) -> None:
+    parser = commands.add_parser(
+        "toxiproxy",
+        streams=parent.streams,
+        help="serve toxiproxy's HTTP API: its clients make sockfix proxies and toxics",
+        description="Serve toxiproxy's HTTP API in the foreground, in place of the toxiproxy "
+        "daemon: toxiproxy clients create proxies and toxics, carried out by sockfix proxies "
+        "and faults. The first line printed is 'listening on HOST:PORT'; then one line per "
+        "change made through the API and per connect, close, reset or toxic acting. Ctrl-C or "
+        "SIGTERM stops it (exit status 0); 2 for bad arguments or a port in use. See "
+        "docs/toxiproxy.md.",
+    )
+    parser.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help=f"address of the API (default {DEFAULT_HOST}); proxies asked for on 0.0.0.0 "
+        "listen here too",
+    )
+    parser.add_argument(
+        "--port",
+        type=_port,
+        default=DEFAULT_TOXIPROXY_PORT,
+        metavar="PORT",
+        help=f"port of the API (default {DEFAULT_TOXIPROXY_PORT}, toxiproxy's; 0 picks a free one)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=_seed,
+        default=None,
+        metavar="N",
+        help="seed of every toxicity draw (default: random, printed): same seed, same draws",
+    )
+    parser.set_defaults(command=_toxiproxy_command, parser=parser)
+
+
 def build_parser(stdout: TextIO | None = None, stderr: TextIO | None = None) -> _Parser:
     """The ``sockfix`` argument parser (one subcommand per command)."""
     parser = _Parser(
@@ -329,4 +366,5 @@ def build_parser(stdout: TextIO | None = None, stderr: TextIO | None = None) -> 
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_serve(commands, parent=parser)
     _add_proxy(commands, parent=parser)
+    _add_toxiproxy(commands, parent=parser)
     return parser
