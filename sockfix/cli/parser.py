@@ -33,7 +33,7 @@ examples:
   sockfix serve --port 0             the same on a free port (printed first)
   sockfix serve --framing fixed:4    cut what arrives into 4-byte messages
   sockfix serve redis.toml           serve a scenario file (rules, faults, framing)
-  sockfix proxy --upstream 127.0.0.1:6379 --latency 50ms --record redis.toml
+  sockfix proxy --upstream 127.0.0.1:6379 --framing resp --latency 50ms --record redis.toml
                                      a slow proxy in front of Redis, recording a scenario
   sockfix toxiproxy                  toxiproxy's HTTP API on 127.0.0.1:8474, for its clients
 
@@ -99,7 +99,7 @@ examples:
       [1 up] +0.000890s << in       7 B  +PONG\\r\\n
       [1] +0.000950s >> out      7 B  +PONG\\r\\n
       ...
-  sockfix proxy --upstream 127.0.0.1:6379 --latency 50ms --record redis.toml
+  sockfix proxy --upstream 127.0.0.1:6379 --framing resp --latency 50ms --record redis.toml
   sockfix serve redis.toml                   then: replay it offline, no Redis needed
   sockfix proxy --upstream db.internal:5432 --port 15432 --chunked 1 --direction downstream
   sockfix proxy --upstream 127.0.0.1:8080 --latency 0.2s --jitter 50ms --seed 7
@@ -118,7 +118,9 @@ exit status: 0 when stopped by Ctrl-C or SIGTERM; 1 when --record could not be w
 _FRAMING_HELP = (
     "how received bytes are cut into messages: lines (the default, up to and including \\n), "
     "raw (whatever has arrived), fixed:N, delimited:SEP (escapes such as \\r\\n allowed), "
-    "length_prefixed:FMT (a struct format such as !I or !H; the prefix is part of the message)"
+    "length_prefixed:FMT (a struct format such as !I or !H; the prefix is part of the message), "
+    "http (one HTTP/1.1 request per message) or resp (one Redis command per message: record "
+    "Redis with it, so that each command is a rule that replays in any order)"
 )
 
 
