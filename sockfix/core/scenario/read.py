@@ -93,7 +93,7 @@ class _Reader(ValueChecker):
                     "framing",
                     str(exc),
                     'use a sockfix.framing.parse spec: "lines", "raw", "fixed:8", '
-                    "'delimited:\\r\\n', \"length_prefixed:!H\", \"http\" or \"resp\"",
+                    '\'delimited:\\r\\n\', "length_prefixed:!H", "http" or "resp"',
                 ) from None
         host = None
         if "host" in doc:
