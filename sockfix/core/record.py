@@ -8,11 +8,19 @@ per byte. Appends come from the connection's own thread; readers may look at any
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from sockfix.framing import Framer
 
-__all__ = ["Connection", "Datagram", "Event", "EventKind", "ProxyConnection"]
+__all__ = [
+    "Connection",
+    "Datagram",
+    "Decoded",
+    "Event",
+    "EventKind",
+    "ProxyConnection",
+    "peer_text",
+]
 
 EventKind = Literal["connect", "in", "out", "eof", "close", "reset", "fault", "error"]
 
@@ -271,7 +279,7 @@ class ProxyConnection(Connection):
         if self._describe is None:
             return []
         describe = self._describe
-        return [_Lazy(describe, m) for m in self.messages]
+        return [Decoded(describe, m) for m in self.messages]
 
     @decoded.setter
     def decoded(self, value: list[object]) -> None:
@@ -282,17 +290,23 @@ class ProxyConnection(Connection):
         self.upstream.detach()
 
 
-class _Lazy:
-    """A message as its decoded text, made only when a transcript is shown."""
+class Decoded:
+    """A message as a protocol kit reads it (``GET user:1``, an HTTP request's line and
+    headers): ``describe(value)``, made only when a transcript shows it, never raising."""
 
-    __slots__ = ("describe", "message")
+    __slots__ = ("describe", "value")
 
-    def __init__(self, describe: Callable[[bytes], str], message: bytes) -> None:
+    def __init__(self, describe: Callable[[Any], str], value: object) -> None:
         self.describe = describe
-        self.message = message
+        self.value = value
 
     def __str__(self) -> str:
         try:
-            return self.describe(self.message)
+            return self.describe(self.value)
         except Exception as exc:  # a message the kit cannot read: say so, never raise here
             return f"(not decoded: {exc})"
+
+
+def peer_text(peer: tuple[str, int]) -> str:
+    """``host:port``; a Unix socket's peer (port 0) by its name alone."""
+    return peer[0] if peer[1] == 0 else f"{peer[0]}:{peer[1]}"

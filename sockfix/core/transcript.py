@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sockfix.core.record import Connection, Event
+from sockfix.core.record import Connection, Event, peer_text
 from sockfix.core.text import condense_problems, escaped, hex_rows
 
 __all__ = [
@@ -117,7 +117,7 @@ def render_connection(conn: Connection, *, limit: int = DEFAULT_LIMIT, color: bo
     state = "closed" if conn.closed else "open"
     n_msg = len(conn.messages)
     lines = [
-        f"connection {conn.number} from {_peer(conn.peer)} ({state}): "
+        f"connection {conn.number} from {peer_text(conn.peer)} ({state}): "
         f"{conn.bytes_received} B in, {conn.bytes_sent} B out, "
         f"{n_msg} message{'s' if n_msg != 1 else ''}"
     ]
@@ -126,7 +126,7 @@ def render_connection(conn: Connection, *, limit: int = DEFAULT_LIMIT, color: bo
     upstream = getattr(conn, "upstream", None)
     if isinstance(upstream, Connection):  # a proxy's connection: both sockets, on one clock
         lines[0] += (
-            f"; upstream {_peer(upstream.peer)}: "
+            f"; upstream {peer_text(upstream.peer)}: "
             f"{upstream.bytes_sent} B sent, {upstream.bytes_received} B received"
         )
         events = [("   ", e) for _, e in events] + [("up ", e) for e in list(upstream.events)]
@@ -174,11 +174,6 @@ def render_connection(conn: Connection, *, limit: int = DEFAULT_LIMIT, color: bo
     if left_out or skipped:
         lines.append(f"  ({left_out:,} bytes not shown in all; the recording keeps them all)")
     return "\n".join(lines)
-
-
-def _peer(peer: tuple[str, int]) -> str:
-    """``host:port``; a Unix socket's path (port 0) alone."""
-    return peer[0] if peer[1] == 0 else f"{peer[0]}:{peer[1]}"
 
 
 def _decoded_lines(decoded: Sequence[object]) -> list[str]:

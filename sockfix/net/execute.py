@@ -38,7 +38,7 @@ from sockfix.core.actions import (
     StartTLS,
     steps,
 )
-from sockfix.core.record import Connection
+from sockfix.core.record import Connection, EventKind
 
 __all__ = [
     "RECV_SIZE",
@@ -46,6 +46,7 @@ __all__ = [
     "End",
     "Executor",
     "Reader",
+    "handshake_fault",
     "next_recv_size",
     "pending_bytes",
     "raw_shutdown",
@@ -72,12 +73,13 @@ _LINGER_ZERO = struct.pack("ii", 1, 0)
 raw_shutdown = socket.socket.shutdown  # SSLSocket.shutdown would drop its SSL state mid-read
 
 
-def send_rst(sock: socket.socket) -> str:
-    """Close ``sock`` with a RST instead of a FIN (SO_LINGER on, timeout 0).
+def send_rst(sock: socket.socket) -> tuple[EventKind, str]:
+    """Close ``sock`` with a RST instead of a FIN (SO_LINGER on, timeout 0); the event that
+    close is for the peer, and what to add to its note.
 
-    Returns ``""`` when the peer sees a reset. A Unix socket has no RST: closing it resets the
-    peer (ECONNRESET) only when bytes it sent are still unread here, else the peer sees a
-    plain EOF; the returned text says which, for the event's note.
+    On TCP: ``("reset", "")``. A Unix socket has no RST: closing it resets the peer
+    (ECONNRESET) only when bytes it sent are still unread here (``"reset"``), else the peer
+    sees a plain EOF (``"close"``); the text says which.
     """
     if sock.family == socket.AF_UNIX:
         try:
@@ -86,12 +88,14 @@ def send_rst(sock: socket.socket) -> str:
             unread = 0
         sock.close()
         if unread:
-            return f"a Unix socket, closed with {unread} bytes unread: the peer sees ECONNRESET"
-        return "a Unix socket has no RST and nothing was unread: closed, the peer sees EOF"
+            return "reset", (
+                f"a Unix socket, closed with {unread} bytes unread: the peer sees ECONNRESET"
+            )
+        return "close", "a Unix socket has no RST and nothing was unread: closed, the peer sees EOF"
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ZERO)
     sock.close()
-    return ""
+    return "reset", ""
 
 
 def send_recorded(
@@ -120,6 +124,38 @@ def send_recorded(
         rec.amend_out(token, data[:done], stopped=stopping is not None and stopping.is_set())
         return exc
     return None
+
+
+def handshake_fault(reader: Reader, rec: Connection, actions: list[Action]) -> bool:
+    """Carry out a handshake fault (``HandshakeHang``, ``HandshakeReset``) in place of a TLS
+    handshake: its notes, then the client's first bytes (its ClientHello) recorded as a
+    ``"fault"`` event (it is the handshake, not application bytes: ``received`` stays empty).
+    True when the caller must now reset the stream; else the fault hangs: every later byte is
+    recorded the same way until the client or ``stop()`` ends the stream.
+
+    A Unix socket resets its peer only with bytes unread, so there the ClientHello is peeked
+    at, not taken: the client sees ECONNRESET as on TCP.
+    """
+    for action in actions:
+        if isinstance(action, Note):
+            rec.record("fault", note=action.text)
+    resetting = any(isinstance(a, Reset) for a in actions)
+    sock = reader.sock
+    if resetting and sock.family == socket.AF_UNIX:
+        with contextlib.suppress(OSError, ValueError):
+            select.select([sock], [], [])  # readable: the hello, or stop()'s shutdown
+            hello = sock.recv(65536, socket.MSG_PEEK)
+            if hello and not reader.stopping.is_set():
+                rec.record("fault", hello, f"TLS ClientHello ({len(hello)} bytes), not answered")
+        return True
+    got = reader.read()
+    if got is not None:
+        rec.record("fault", got, f"TLS ClientHello ({len(got)} bytes), not answered")
+    if resetting:
+        return True
+    while got is not None and (got := reader.read()) is not None:
+        rec.record("fault", got, f"TLS handshake bytes ({len(got)}), not answered")
+    return False
 
 
 def pending_bytes(sock: socket.socket) -> int:

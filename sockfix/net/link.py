@@ -18,12 +18,11 @@ import ssl
 import threading
 import time
 
-from sockfix.core.actions import Action, HalfClose, Note, Send
-from sockfix.core.actions import Reset as ResetStep
+from sockfix.core.actions import Action, HalfClose, Send
 from sockfix.core.faults import Direction
 from sockfix.core.faults.shaping import FaultSet, Shaper
 from sockfix.core.record import Connection, ProxyConnection
-from sockfix.net.execute import Executor, Reader, raw_shutdown, send_rst
+from sockfix.net.execute import Executor, Reader, handshake_fault, raw_shutdown, send_rst
 from sockfix.net.lifecycle import Lifecycle
 from sockfix.net.tls import SharedTLSSocket, share, shared_wrap
 
@@ -214,24 +213,14 @@ class Link:
         return True
 
     def _handshake_fault(self, actions: list[Action]) -> None:
-        """``HandshakeHang`` / ``HandshakeReset`` toward the client, as a server does: the
-        notes, the ClientHello recorded as a fault event, then a reset, or silence until the
-        client or ``stop()`` ends it. The upstream is never connected."""
+        """``HandshakeHang`` / ``HandshakeReset`` toward the client, as a server does (see
+        :func:`handshake_fault`); the upstream is never connected."""
         self._connecting = False
-        conn = self.conn
-        reader = Reader(self.client, conn, self.life.stopping)
-        for action in actions:
-            if isinstance(action, Note):
-                conn.record("fault", note=action.text)
-        hello = reader.read()
-        if hello is not None:
-            conn.record("fault", hello, f"TLS ClientHello ({len(hello)} bytes), not answered")
-        if any(isinstance(a, ResetStep) for a in actions):
+        reader = Reader(self.client, self.conn, self.life.stopping)
+        if handshake_fault(reader, self.conn, actions):
             self.finish(reset=self.client)
-            return
-        while hello is not None and (more := reader.read()) is not None:
-            conn.record("fault", more, f"TLS handshake bytes ({len(more)}), not answered")
-        self.finish()
+        else:
+            self.finish()
 
     def _upstream_handshake(
         self, up: socket.socket, context: ssl.SSLContext
@@ -313,11 +302,9 @@ class Link:
                 # the reader and sends nothing, then the close with SO_LINGER 0 sends the RST.
                 with contextlib.suppress(OSError):
                     raw_shutdown(s, socket.SHUT_RD)
-                unix = send_rst(s)
-                if unix.endswith("EOF"):
-                    rec.record("close", note=f"by proxy: {unix}")
-                else:
-                    rec.record("reset", note=f"by proxy; {unix}" if unix else "by proxy")
+                kind, said = send_rst(s)
+                sep = ": " if kind == "close" else "; "
+                rec.record(kind, note=f"by proxy{sep}{said}" if said else "by proxy")
             else:
                 with contextlib.suppress(OSError):
                     raw_shutdown(s, socket.SHUT_RDWR)

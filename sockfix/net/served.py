@@ -4,16 +4,22 @@
 from __future__ import annotations
 
 import contextlib
-import select
 import socket
 import ssl
 import threading
 
-from sockfix.core.actions import Action, Note, Reset, Send
+from sockfix.core.actions import Action, Send
 from sockfix.core.faults.shaping import Shaper
 from sockfix.core.record import Connection
 from sockfix.core.script import Script
-from sockfix.net.execute import Executor, Reader, pending_bytes, raw_shutdown, send_rst
+from sockfix.net.execute import (
+    Executor,
+    Reader,
+    handshake_fault,
+    pending_bytes,
+    raw_shutdown,
+    send_rst,
+)
 
 __all__ = ["Served"]
 
@@ -73,11 +79,10 @@ class Served:
             if not self._open:
                 return
             self._open = False
-            unix = send_rst(self.sock)
-        if unix.endswith("EOF"):  # a Unix socket could only close: say so, as a close
-            self.rec.record("close", note=f"{note}: {unix}" if note else unix)
-        else:
-            self.rec.record("reset", note=f"{note}; {unix}" if unix else note)
+            kind, said = send_rst(self.sock)
+        if said:  # a Unix socket: say what the peer saw
+            note = f"{note}{': ' if kind == 'close' else '; '}{said}" if note else said
+        self.rec.record(kind, note=note)
 
     def peer_gone(self) -> None:
         self.rec.record("reset", note="by peer")
@@ -197,37 +202,12 @@ class Served:
         return True
 
     def _handshake_fault(self, actions: list[Action]) -> None:
-        """A handshake fault instead of the handshake: its notes, then, once the client's
-        first bytes (its ClientHello) have come, a reset, or silence until the client or
-        ``stop()`` ends it. What came is recorded as ``"fault"`` events: it is the TLS
-        handshake, not application bytes, so ``received`` stays empty."""
+        """A handshake fault instead of the handshake (see :func:`handshake_fault`)."""
         reader = Reader(self.sock, self.rec, self.stopping, self.over)
         self.reader = reader
-        for action in actions:
-            if isinstance(action, Note):
-                self.note(action.text)
-        resetting = any(isinstance(a, Reset) for a in actions)
-        if resetting and self.sock.family == socket.AF_UNIX:
-            # A Unix socket resets its peer only with bytes unread: leave the ClientHello
-            # unread (a peek records it), so the client sees ECONNRESET as on TCP.
-            with contextlib.suppress(OSError, ValueError):
-                select.select([self.sock], [], [])  # readable: the hello, or stop()'s shutdown
-                peeked = self.sock.recv(65536, socket.MSG_PEEK)
-                if peeked and not self.stopping.is_set():
-                    self.rec.record(
-                        "fault", peeked, f"TLS ClientHello ({len(peeked)} bytes), not answered"
-                    )
+        if handshake_fault(reader, self.rec, actions):
             self.reset("fault")
-            return
-        hello = reader.read()
-        if hello is not None:
-            self.rec.record("fault", hello, f"TLS ClientHello ({len(hello)} bytes), not answered")
-        if any(isinstance(a, Reset) for a in actions):
-            self.reset("fault")
-            return
-        while hello is not None and (more := reader.read()) is not None:
-            self.rec.record("fault", more, f"TLS handshake bytes ({len(more)}), not answered")
-        if reader.ended == "reset":
+        elif reader.ended == "reset":
             self._drop()
 
     def _drop(self) -> None:

@@ -20,7 +20,7 @@ from typing import Any, Self
 from sockfix.core.faults.shaping import Shaper
 from sockfix.core.handlers import handler_text
 from sockfix.core.patterns import Pattern
-from sockfix.core.record import Connection
+from sockfix.core.record import Connection, peer_text
 from sockfix.core.rules import Rule
 from sockfix.core.script import Handler, OnUnmatched, Script
 from sockfix.framing import (
@@ -66,10 +66,6 @@ _FACTORIES: tuple[tuple[object, str], ...] = (
 )
 _UNMATCHED = ("close", "reset", "ignore")
 _UNMATCHED_HELP = '"close", "reset", "ignore", or the bytes to answer with (e.g. b"ERR\\n")'
-
-
-def _peer_text(peer: tuple[str, int]) -> str:
-    return peer[0] if peer[1] == 0 else f"{peer[0]}:{peer[1]}"
 
 
 def _check_framing(framing: object) -> None:
@@ -355,7 +351,7 @@ class TCPServer(ScriptedServer):
         if served is None:
             self._over_limit(sock, conn)
             return
-        conn.record("connect", note=f"from {_peer_text(conn.peer)}")
+        conn.record("connect", note=f"from {peer_text(conn.peer)}")
         life.threads.start(served.run, name=f"connection {conn.number}")
 
     def _make_script(self, conn: Connection) -> Script:
@@ -372,17 +368,15 @@ class TCPServer(ScriptedServer):
 
     def _over_limit(self, sock: socket.socket, conn: Connection) -> None:
         """A connection past ``max_connections``: recorded, reset at once, reported."""
-        conn.record("connect", note=f"from {_peer_text(conn.peer)}")
+        conn.record("connect", note=f"from {peer_text(conn.peer)}")
         why = f"max_connections={self.max_connections}"
         if self.strict:  # reported before the "reset" event wakes anyone waiting on it
             self._report.found.append(
                 f"connection {conn.number}: reset on accept, past {why} "
                 f"(raise max_connections, or make the client reuse its connection)"
             )
-        unix = send_rst(sock)
-        conn.record(
-            "close" if unix.endswith("EOF") else "reset", note=f"{why}; {unix}" if unix else why
-        )
+        kind, said = send_rst(sock)
+        conn.record(kind, note=f"{why}; {said}" if said else why)
 
     # -- scripting ------------------------------------------------
 

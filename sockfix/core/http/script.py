@@ -25,7 +25,7 @@ from sockfix.core.http.codec import (
     parse_request,
 )
 from sockfix.core.http.rules import HTTPRule, render_result
-from sockfix.core.record import Connection
+from sockfix.core.record import Connection, Decoded
 from sockfix.core.rules import RuleBook
 from sockfix.core.script import OnUnmatched, Script, _offending
 from sockfix.framing import Framing
@@ -38,18 +38,6 @@ HTTPHandler = Callable[[HTTPRequest], Any]
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _TEXT = [("Content-Type", "text/plain; charset=utf-8")]
-
-
-class _Described:
-    """A request as its transcript lines, made only when a transcript is shown."""
-
-    __slots__ = ("request",)
-
-    def __init__(self, request: HTTPRequest) -> None:
-        self.request = request
-
-    def __str__(self) -> str:
-        return describe_request(self.request)
 
 
 class HTTPScript(Script):
@@ -105,7 +93,7 @@ class HTTPScript(Script):
             self.conn.decoded.append(f"(not a valid HTTP request: {exc})")
             raise
         self.requests.append(request)
-        self.conn.decoded.append(_Described(request))
+        self.conn.decoded.append(Decoded(describe_request, request))
         return request
 
     def _interim(self) -> list[Action]:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sockfix.core.actions import Action, Close, Send
-from sockfix.core.record import Connection
+from sockfix.core.record import Connection, Decoded
 from sockfix.core.resp.codec import Error, RESPError, describe_command, encode, parse_command
 from sockfix.core.resp.rules import Command, RedisRule
 from sockfix.core.rules import ResponseError, RuleBook
@@ -70,18 +70,6 @@ def handshake_reply(args: list[bytes], protocol: int, connection: int) -> tuple[
     return "OK", protocol  # SELECT, AUTH
 
 
-class _Described:
-    """A command as its transcript line, made only when a transcript is shown."""
-
-    __slots__ = ("args",)
-
-    def __init__(self, args: list[bytes]) -> None:
-        self.args = args
-
-    def __str__(self) -> str:
-        return describe_command(self.args)
-
-
 class RedisScript(Script):
     """Answers one Redis connection from the server's Redis rules (and an optional handler).
 
@@ -116,7 +104,7 @@ class RedisScript(Script):
             args = parse_command(message)
         except RESPError as exc:
             return self._protocol_error(message, number, exc)
-        self.conn.decoded.append(_Described(args))
+        self.conn.decoded.append(Decoded(describe_command, args))
         name = args[0].decode("latin-1").upper()
         command = Command(args, self.handshake and name in HANDSHAKE, self.protocol, name)
         try:
